@@ -24,5 +24,7 @@ def builtin_arch_files() -> list[tuple[str, str]]:
         files = sorted(in_checkout.glob("*.flow"))
         return [(f"<builtin>/{f.name}", f.read_text(encoding="utf-8")) for f in files]
     package = resources.files("checker.archlib")
-    entries = sorted((e for e in package.iterdir() if e.name.endswith(".flow")), key=lambda e: e.name)
+    entries = sorted(
+        (e for e in package.iterdir() if e.name.endswith(".flow")), key=lambda e: e.name
+    )
     return [(f"<builtin>/{e.name}", e.read_text(encoding="utf-8")) for e in entries]

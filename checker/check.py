@@ -1,0 +1,147 @@
+"""The pipeline: one protocol on one arch, from the model to a CheckResult.
+
+    lower -> search -> (if nothing found) redundant-flush analysis -> replay witnesses
+
+Results are data; only cli.py prints.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+from checker import model
+from checker.encode.environment import Unsupported
+from checker.explore import SearchOutcome, search
+from checker.lower import lower
+from checker.program import Program
+from checker.semantics import Semantics
+from checker.source import Span
+from checker.trace import Trace, replay, shrink
+
+
+@dataclass(frozen=True)
+class Redundancy:
+    """A protocol statement whose cache maintenance can go without any finding appearing."""
+
+    statement: Span
+    depends_on: tuple[Span, ...]  # reported statements that cannot go together with this one
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    protocol: model.Protocol
+    arch: model.Arch
+    complete: bool  # False: inconclusive
+    kinds: frozenset[str]
+    expected: frozenset[str]
+    traces: dict[str, Trace] = field(default_factory=dict)
+    redundant: tuple[Redundancy, ...] = ()
+    states: int = 0
+    reason: str = ""
+    program: Program | None = None
+    engine: str = ""  # which engine answered
+
+    @property
+    def matches(self) -> bool:
+        return self.complete and self.kinds == self.expected
+
+
+ENGINES = ("auto", "z3", "explicit")
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    # auto: explicit search up to `auto_states` states, then the Z3 engine (bench/RESULTS.md:
+    # the explicit search answers the shipped specs ~100x sooner; Z3 wins on large spaces).
+    engine: str = "auto"
+    auto_states: int = 200_000
+    max_states: int = 2_000_000  # explicit engine: give up (inconclusive) beyond this
+    timeout_ms: int = 0  # z3 engine: per query, 0 = none
+    redundancy: bool = True
+
+
+def run_engine(
+    program: Program, options: CheckOptions, maintenance: bool = True
+) -> tuple[SearchOutcome, str]:
+    """Search with the chosen engine; arches the Z3 engine does not model (more than one
+    cache level) go to the explicit engine, and the result says so."""
+    if options.engine == "auto":
+        outcome = search(program, options.auto_states)
+        if outcome.complete:
+            return outcome, "explicit"
+    if options.engine in ("z3", "auto"):
+        from checker.solve import search_z3  # z3 loads only when used
+
+        try:
+            return search_z3(program, options.timeout_ms, maintenance), "z3"
+        except Unsupported:
+            return search(program, options.max_states), "explicit (multi-level caches)"
+    return search(program, options.max_states), "explicit"
+
+
+def check(
+    protocol: model.Protocol, arch: model.Arch, options: CheckOptions = CheckOptions()
+) -> CheckResult:
+    """Check one protocol on one arch."""
+    program = lower(protocol, arch)
+    outcome, engine = run_engine(program, options)
+    expected = protocol.expected_on(arch.name)
+    states = outcome.states
+    if not outcome.complete:
+        return CheckResult(protocol, arch, False, frozenset(outcome.witnesses), expected,
+                           states=states, reason=outcome.reason, engine=engine)
+    redundant: tuple[Redundancy, ...] = ()
+    if not outcome.witnesses and options.redundancy:
+        found = find_redundant(protocol, arch, sorted(outcome.maintained), options)
+        if found is None:
+            return CheckResult(protocol, arch, False, frozenset(), expected, states=states,
+                               reason="the redundant-flush analysis was cut short",
+                               engine=engine)
+        redundant = found
+    kinds = set(outcome.witnesses)
+    if redundant:
+        kinds.add("redundant_flush")
+    traces = _replay_all(program, outcome)
+    return CheckResult(protocol, arch, True, frozenset(kinds), expected, traces, redundant,
+                       states, program=program, engine=engine)
+
+
+def _replay_all(program: Program, outcome: SearchOutcome) -> dict[str, Trace]:
+    sem = Semantics(program)
+    return {kind: replay(sem, shrink(sem, w)) for kind, w in sorted(outcome.witnesses.items())}
+
+
+def _clean_without(
+    protocol: model.Protocol, arch: model.Arch, drop: frozenset[Span], options: CheckOptions
+) -> bool | None:
+    """Whether the protocol has no finding with the maintenance of `drop` left out (None if
+    the search was cut short)."""
+    outcome, _ = run_engine(lower(protocol, arch, drop), options, maintenance=False)
+    if not outcome.complete:
+        return None
+    return not outcome.witnesses
+
+
+def find_redundant(
+    protocol: model.Protocol, arch: model.Arch, candidates: list[Span], options: CheckOptions
+) -> tuple[Redundancy, ...] | None:
+    """Of the statements whose maintenance runs in some execution: each one whose
+    maintenance can be dropped alone; then, for each pair of them, whether they can go
+    together (if not, each depends on the other)."""
+    alone = []
+    for span in candidates:
+        clean = _clean_without(protocol, arch, frozenset({span}), options)
+        if clean is None:
+            return None
+        if clean:
+            alone.append(span)
+    depends: dict[Span, list[Span]] = {span: [] for span in alone}
+    for a, b in itertools.combinations(alone, 2):
+        clean = _clean_without(protocol, arch, frozenset({a, b}), options)
+        if clean is None:
+            return None
+        if not clean:
+            depends[a].append(b)
+            depends[b].append(a)
+    return tuple(Redundancy(span, tuple(depends[span])) for span in alone)

@@ -1,0 +1,258 @@
+"""Plain-text reports: counterexample traces a person can follow, and summary lines.
+
+Every line stays under 80 columns so a trace can be pasted into a mail. The output depends
+only on the input (no timings, no hashes), so the same input gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import PurePosixPath
+
+from checker.check import CheckResult
+from checker.machine import ENDED, LIVE, Layout, State
+from checker.program import Node, Program
+from checker.source import SourceText, Span
+from checker.trace import Trace, TraceStep
+
+WIDTH = 78
+INDENT = " " * 9
+
+
+def short_path(path: str) -> str:
+    return PurePosixPath(path).name
+
+
+def where(span: Span) -> str:
+    return f"{short_path(span.path)}:{span.line}"
+
+
+class TraceRenderer:
+    """Renders the traces of one Program."""
+
+    def __init__(self, program: Program, sources: dict[str, SourceText]) -> None:
+        self.p = program
+        self.sources = sources
+        self.layout = Layout(program)
+        self.nodes: tuple[Node, ...] = program.threads[0].nodes if program.threads else ()
+        self.writes: dict[int, str] = {0: "the initial value"}
+
+    # -- names -----------------------------------------------------------------------------
+
+    def statement_text(self, span: Span) -> str:
+        source = self.sources.get(span.path)
+        if source is None:
+            return "?"
+        text = source.line(span.line)[span.col - 1 :]
+        text = text.split("//")[0].split(";")[0].strip()
+        return text
+
+    def word_name(self, word: int) -> str:
+        for page, base in enumerate(self.layout.word_offset):
+            if base <= word < base + self.p.pages[page].words:
+                return f"{self.p.pages[page].name}[{word - base}]"
+        return f"word {word}"
+
+    def slot_name(self, slot: int) -> str:
+        info = self.layout.slots[slot]
+        level = self.p.levels[info.level]
+        name = f"{level.name} {self.p.pages[info.page].name}"
+        if self.p.lines(info.page) > 1:
+            name += f" line {info.line}"
+        if level.indexing == "vipt":
+            name += f" colour {info.key}"
+        elif level.indexing == "vivt":
+            name += f" via {self.p.aliases[info.key].name}"
+        return name
+
+    @staticmethod
+    def line_text(line) -> str:
+        if line is None:
+            return "absent"
+        words = ",".join(f"#{v}" for v in line[1])
+        return f"{'dirty' if line[0] else 'clean'} {{{words}}}"
+
+    def thread_name(self, t: int) -> str:
+        return self.p.threads[t].name
+
+    # -- the trace -------------------------------------------------------------------------
+
+    def render(self, trace: Trace) -> list[str]:
+        self.writes = {0: "the initial value"}
+        out = [self.start_text(trace.start)]
+        for number, step in enumerate(trace.steps, 1):
+            out.extend(self.step_lines(number, step))
+        out.extend(self.conclusion(trace))
+        return out
+
+    def start_text(self, start: State) -> str:
+        parts = []
+        if self.p.colour_count > 1:
+            for h, info in enumerate(self.p.handles):
+                if info.declared:
+                    parts.append(f"{info.name} at colour {start.hcol[h]}")
+        for slot, line in enumerate(start.cache):
+            if line is not None:
+                parts.append(f"{self.slot_name(slot)} {self.line_text(line)}")
+        body = "; ".join(parts) if parts else "caches empty"
+        return textwrap.fill(f"start: {body}", WIDTH, subsequent_indent=INDENT)
+
+    def step_lines(self, number: int, step: TraceStep) -> list[str]:
+        label = step.label
+        if label.actor < 0:
+            lines = [f"{number:>3}. {'(hardware)':<10} {self.env_text(label.choice)}"]
+        else:
+            node = self.nodes[label.node]
+            head = f"{number:>3}. {self.thread_name(label.actor):<10} {where(node.origin)}"
+            text = self.statement_text(node.origin)
+            lines = [_clip(f"{head}  {text}")]
+            if node.span != node.origin:
+                lines.append(_clip(f"{INDENT}{where(node.span)}: {node.text}"))
+            elif node.kind == "nop":
+                lines.append(f"{INDENT}(no cache effect on this arch)")
+            if node.kind == "test":
+                lines[-1] += f": {'true' if label.choice[1] else 'false'}"
+        lines.extend(INDENT + change for change in self.changes(number, step))
+        for finding in step.findings:
+            lines.append(f"{INDENT}=> {finding.kind}")
+        return lines
+
+    def env_text(self, choice: tuple) -> str:
+        if choice[0] == "evict":
+            return f"evicts {self.slot_name(choice[1])}"
+        alias = self.p.aliases[choice[1]]
+        return f"fills a line speculatively through {alias.name}"
+
+    def changes(self, number: int, step: TraceStep) -> list[str]:
+        before, after = step.before, step.after
+        out = []
+        label = step.label
+        if label.actor >= 0:
+            node = self.nodes[label.node]
+            out.extend(self.observations(node, label.actor, step))
+            for n in range(before.counter + 1, after.counter + 1):
+                who = self.thread_name(label.actor)
+                self.writes[n] = f"{who}'s {self.statement_text(node.origin)} (step {number})"
+                word = next(w for w, v in enumerate(after.last) if v == n)
+                out.append(f"writes #{n} to {self.word_name(word)}")
+        for h, info in enumerate(self.p.handles):
+            if before.hstat[h] != after.hstat[h]:
+                if after.hstat[h] == LIVE:
+                    at = "" if self.p.colour_count == 1 else f" at colour {after.hcol[h]}"
+                    if info.alias == info.page:
+                        at = f" on {self.p.aliases[info.alias].name}"
+                    out.append(f"{info.name} mapped{at}")
+                elif after.hstat[h] == ENDED:
+                    out.append(f"{info.name} unmapped")
+        for alias, (was, now) in enumerate(zip(before.tlb, after.tlb, strict=True)):
+            if was != now:
+                verb = "loaded" if now else "purged"
+                out.append(f"TLB entry of {self.p.aliases[alias].name} {verb}")
+        for slot, (was, now) in enumerate(zip(before.cache, after.cache, strict=True)):
+            if was != now:
+                out.append(f"{self.slot_name(slot)}: {self.line_text(was)} -> "
+                           f"{self.line_text(now)}")
+        for word, (was, now) in enumerate(zip(before.mem, after.mem, strict=True)):
+            if was != now:
+                out.append(f"memory {self.word_name(word)}: #{was} -> #{now}")
+        for page, flag in sorted(after.flags - before.flags):
+            out.append(f"{self.p.pages[page].name}.{flag} set")
+        for page, flag in sorted(before.flags - after.flags):
+            out.append(f"{self.p.pages[page].name}.{flag} cleared")
+        return [_clip(line, WIDTH - len(INDENT)) for line in out]
+
+    def observations(self, node: Node, t: int, step: TraceStep) -> list[str]:
+        """What a read returned (a read changes nothing a diff would show)."""
+        stale = {f.data[0]: f.data[1] for f in step.findings if f.kind == "stale_read"}
+        words = []
+        if node.kind == "dma_read":
+            words = [self.layout.word_offset[node.page] + node.index]
+        elif node.kind in ("read", "copy"):
+            handle = step.before.regs[node.reg2 if node.kind == "copy" else node.reg]
+            if handle < 0:
+                return []
+            page = self.p.handles[handle].page
+            base = self.layout.word_offset[page]
+            words = [base + node.index] if node.kind == "read" else list(
+                range(base, base + self.p.pages[page].words))
+        out = []
+        for word in words:
+            value = stale.get(word, step.after.views[t][word])
+            out.append(f"reads {self.word_name(word)} = #{value}")
+        return out
+
+    # -- the finding in words --------------------------------------------------------------
+
+    def conclusion(self, trace: Trace) -> list[str]:
+        f = trace.finding
+        if f.kind == "stale_read":
+            word, got, known = f.data
+            node = self.nodes[f.node]
+            text = (f"stale_read: {self.thread_name(f.thread)} read {self.word_name(word)} "
+                    f"({self.statement_text(node.origin)}, {where(node.origin)}) and got "
+                    f"#{got}, {self.writes.get(got, '?')}, but it already knew of #{known}, "
+                    f"{self.writes.get(known, '?')}.")
+        elif f.kind == "lost_write":
+            word, value, last, order = f.data
+            drained = ", then ".join(self.slot_name(s) for s in order) or "nothing"
+            text = (f"lost_write: when the caches drain ({drained} written out), memory "
+                    f"keeps {self.word_name(word)} = #{value}, {self.writes.get(value, '?')}; "
+                    f"the last write to it was #{last}, {self.writes.get(last, '?')}.")
+        elif f.kind == "use_after_unmap":
+            reg = f.data[0]
+            node = self.nodes[f.node]
+            text = (f"use_after_unmap: {self.thread_name(f.thread)} used "
+                    f"'{self.p.registers[reg]}' ({where(node.span)}: {node.text}) after it "
+                    f"was unmapped (or before it was mapped).")
+        else:
+            blocked = ", ".join(self.blocked_text(trace, t) for t in f.data)
+            text = f"deadlock: no thread can move: {blocked}."
+        return textwrap.wrap(text, WIDTH)
+
+    def blocked_text(self, trace: Trace, t: int) -> str:
+        state = trace.steps[-1].after if trace.steps else trace.start
+        node = self.nodes[state.pcs[t]]
+        return f"{self.thread_name(t)} is stuck at {node.text} ({where(node.span)})"
+
+
+def _clip(line: str, width: int = WIDTH) -> str:
+    return line if len(line) <= width else line[: width - 3] + "..."
+
+
+def render_result(result: CheckResult, sources: dict[str, SourceText]) -> list[str]:
+    """The full report of one check: a header, each trace, the redundant statements."""
+    name = f"{result.protocol.name} on {result.arch.name}"
+    if not result.complete:
+        return [f"== {name}: inconclusive ({result.reason})"]
+    found = ", ".join(sorted(result.kinds)) or "safe"
+    out = [f"== {name}: {found}"]
+    if result.program is None:
+        return out
+    renderer = TraceRenderer(result.program, sources)
+    for kind, trace in sorted(result.traces.items()):
+        out.append("")
+        out.append(f"-- {kind}: a shortest execution")
+        out.extend(renderer.render(trace))
+    if result.redundant:
+        out.append("")
+        out.append("-- redundant_flush: cache maintenance that can be dropped")
+        for r in result.redundant:
+            out.append(_clip(f"   {where(r.statement)}  {renderer.statement_text(r.statement)}"))
+            if r.depends_on:
+                others = ", ".join(where(s) for s in r.depends_on)
+                out.append(_clip(f"{INDENT}but not together with {others}"))
+    out.append("")
+    return out
+
+
+def summary_line(result: CheckResult) -> str:
+    """`protocol  arch  kinds  verdict` in fixed columns."""
+    if not result.complete:
+        found, verdict = "?", "INCONCLUSIVE"
+    else:
+        found = ", ".join(sorted(result.kinds)) or "safe"
+        verdict = "ok" if result.matches else "UNEXPECTED"
+        if not result.matches:
+            want = ", ".join(sorted(result.expected)) or "safe"
+            verdict += f" (expected {want})"
+    return f"{result.protocol.name:<24} {result.arch.name:<10} {found:<22} {verdict}"

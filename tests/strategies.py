@@ -1,0 +1,170 @@
+"""Hypothesis strategies: random protocols and arches, built directly as model objects.
+
+They exercise every statement kind the machine has (accesses, copies, DMA, signals, locks,
+either, maps, the maintenance operations on every alias set, flags and conditions), on
+random cache geometries. The differential test runs both engines on them.
+"""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+from checker import model as m
+from checker.source import Span
+
+S = Span("random.flow", 1, 1)
+
+
+def _alias_set(draw, page: str, mapping: str | None) -> m.AliasSet:
+    kinds = ["kernel", "user", "all"] + (["mapping"] if mapping else [])
+    kind = draw(st.sampled_from(kinds))
+    return m.AliasSet(kind, mapping if kind == "mapping" else page)
+
+
+def _maintenance(draw, page: str, mapping: str | None) -> m.Maintenance:
+    op = draw(st.sampled_from(["flush", "writeback", "invalidate", "purge_tlb"]))
+    return m.Maintenance(op, _alias_set(draw, page, mapping), None, S)
+
+
+def _condition(draw, page: str) -> m.Condition:
+    atoms = [m.PagePredicate(k, page) for k in ("anon", "file", "highmem", "mapped")]
+    atoms.append(m.FlagTest(page, "dirty"))
+    a = draw(st.sampled_from(atoms))
+    if draw(st.booleans()):
+        return m.Not(a)
+    return a
+
+
+def _body(draw, page: str, mapping: str | None, depth: int = 0) -> tuple:
+    stmts = []
+    for _ in range(draw(st.integers(0, 2))):
+        choice = draw(st.integers(0, 4 if depth == 0 else 2))
+        if choice <= 1:
+            stmts.append(_maintenance(draw, page, mapping))
+        elif choice == 2:
+            flag = m.SetFlag if draw(st.booleans()) else m.ClearFlag
+            stmts.append(flag(page, "dirty", S))
+        else:
+            then = _body(draw, page, mapping, depth + 1)
+            orelse = _body(draw, page, mapping, depth + 1)
+            stmts.append(m.If(_condition(draw, page), then, orelse, S))
+    return tuple(stmts)
+
+
+@st.composite
+def arches(draw, max_levels: int = 1) -> m.Arch:
+    levels = []
+    n_levels = draw(st.integers(0, max_levels))
+    line_words = draw(st.integers(1, 2))
+    for i in range(n_levels):
+        if i == 0:
+            indexing = draw(st.sampled_from(["pipt", "vipt", "vivt"]))
+        else:
+            indexing = "pipt"
+        colours = draw(st.integers(1, 4)) if indexing == "vipt" else 1
+        levels.append(m.CacheLevel(f"L{i + 1}", indexing, colours, draw(st.booleans()),
+                                   line_words, i > 0 and draw(st.booleans()), S))
+    colour = draw(st.sampled_from(["linear", "any", "user", 1]))
+    fns = {
+        "kmap": m.Function("kmap", (m.Param("p", "page"),), True,
+                           (*_body(draw, "p", None), m.Return(m.MapOp("p", colour, None, S), S)),
+                           "rand", S),
+        "kunmap": m.Function("kunmap", (m.Param("k", "mapping"),), False,
+                             (*_mapping_body(draw, "k"), m.Unmap("k", S)), "rand", S),
+        "fdp": m.Function("fdp", (m.Param("p", "page"),), False, _body(draw, "p", None),
+                          "rand", S),
+    }
+    hooks = {}
+    if draw(st.booleans()):
+        hooks["user_map"] = m.Function("user_map", (m.Param("p", "page"),), False,
+                                       _body(draw, "p", None), "rand", S)
+    return m.Arch("rand", "", tuple(levels), draw(st.sampled_from(["no", "yes", "tlb"])),
+                  draw(st.booleans()), fns, hooks, None, False, S)
+
+
+def _mapping_body(draw, mapping: str) -> tuple:
+    ops = []
+    for _ in range(draw(st.integers(0, 2))):
+        op = draw(st.sampled_from(["flush", "writeback", "invalidate", "purge_tlb"]))
+        ops.append(m.Maintenance(op, m.AliasSet("mapping", mapping), None, S))
+    return tuple(ops)
+
+
+@st.composite
+def protocols(draw) -> m.Protocol:
+    n_pages = draw(st.integers(1, 2))
+    pages = tuple(
+        m.Page(f"p{i}", draw(st.sampled_from(["anon", "file"])), draw(st.booleans()),
+               draw(st.integers(1, 2)), S)
+        for i in range(n_pages)
+    )
+    mappings = []
+    for i in range(draw(st.integers(0, 2))):
+        page = draw(st.sampled_from(pages))
+        colour = draw(st.sampled_from([None, 0, 1]))
+        mappings.append(m.UserMapping(f"u{i}", page.name, colour, S))
+    threads = []
+    events = ["e0", "e1"]
+    signalled: set[str] = set()
+    for t in range(draw(st.integers(1, 3))):
+        body = []
+        bound: dict[str, m.Page] = {mp.name: next(p for p in pages if p.name == mp.page)
+                                    for mp in mappings}
+        for _ in range(draw(st.integers(1, 5))):
+            body.extend(_statement(draw, pages, bound, events, signalled, t))
+        threads.append(m.Thread(f"t{t}", False, tuple(body), S))
+    # Waits only on events someone signals, as the resolver demands.
+    threads = [m.Thread(th.name, th.is_device, _drop_unsignalled(th.body, signalled), S)
+               for th in threads]
+    return m.Protocol("random", "", pages, tuple(mappings), tuple(threads), (), S)
+
+
+def _drop_unsignalled(body: tuple, signalled: set[str]) -> tuple:
+    out = []
+    for s in body:
+        if isinstance(s, m.Wait) and s.event not in signalled:
+            continue
+        if isinstance(s, m.Either):
+            s = m.Either(tuple(_drop_unsignalled(b, signalled) for b in s.branches), S)
+        out.append(s)
+    return tuple(out)
+
+
+def _statement(draw, pages, bound: dict, events, signalled: set, t: int) -> list:
+    kind = draw(st.integers(0, 9))
+    page = draw(st.sampled_from(pages))
+    if kind <= 2 and bound:
+        name = draw(st.sampled_from(sorted(bound)))
+        index = draw(st.integers(0, bound[name].words - 1))
+        return [m.Access(draw(st.sampled_from(["read", "write"])), name, index, S)]
+    if kind == 3:
+        var = f"k{t}_{len(bound)}"
+        bound[var] = page
+        stmts = [m.Call("kmap", (m.PageArg(page.name),), var, S)]
+        stmts.append(m.Access(draw(st.sampled_from(["read", "write"])), var, 0, S))
+        if draw(st.booleans()):
+            stmts.append(m.Call("kunmap", (m.MappingArg(var),), None, S))
+        return stmts
+    if kind == 4:
+        return [m.Call("fdp", (m.PageArg(page.name),), None, S)]
+    if kind == 5:
+        event = draw(st.sampled_from(events))
+        if draw(st.booleans()):
+            signalled.add(event)
+            return [m.Signal(event, S)]
+        return [m.Wait(event, S)]
+    if kind == 6:
+        return [m.Lock("l", S), *(_statement(draw, pages, bound, events, signalled, t)
+                                  if draw(st.booleans()) else []), m.Unlock("l", S)]
+    if kind == 7:
+        dma = draw(st.sampled_from(["read", "write"]))
+        return [m.DmaAccess(dma, page.name, draw(st.integers(0, page.words - 1)), S)]
+    if kind == 8:
+        first = _statement(draw, pages, dict(bound), events, signalled, t)
+        second = _statement(draw, pages, dict(bound), events, signalled, t)
+        return [m.Either((tuple(first), tuple(second)), S)]
+    same = [(a, b) for a in bound for b in bound if bound[a].words == bound[b].words]
+    if same:
+        dst, src = draw(st.sampled_from(sorted(same)))
+        return [m.Copy(dst, src, S)]
+    return [m.Signal(draw(st.sampled_from(events)), S)]

@@ -1,0 +1,38 @@
+"""The two engines must agree: on random protocols and arches, the Z3 engine and the
+explicit search find the same kinds, and every witness of either replays."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+
+from checker.explore import search
+from checker.lower import lower
+from checker.semantics import Semantics
+from checker.solve import search_z3
+from checker.trace import replay
+from strategies import arches, protocols
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(protocol=protocols(), arch=arches())
+def test_engines_agree(protocol, arch):
+    program = lower(protocol, arch)
+    explicit = search(program, max_states=200_000)
+    if not explicit.complete:
+        return
+    symbolic = search_z3(program)
+    assert symbolic.complete
+    assert sorted(symbolic.witnesses) == sorted(explicit.witnesses)
+    sem = Semantics(program)
+    for witness in [*symbolic.witnesses.values(), *explicit.witnesses.values()]:
+        replay(sem, witness)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(protocol=protocols(), arch=arches(max_levels=2))
+def test_explicit_witnesses_replay_on_multilevel_caches(protocol, arch):
+    program = lower(protocol, arch)
+    outcome = search(program, max_states=200_000)
+    sem = Semantics(program)
+    for witness in outcome.witnesses.values():
+        replay(sem, witness)
