@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from checker.check import ENGINES, CheckOptions, CheckResult, check
 from checker.errors import FlowError
 from checker.load import check_protocol_on_arch, load_files, select_arches
-from checker.report.text import render_result, summary_line
+from checker.report.text import render_result, summary_lines
 from checker.trace import ReplayError
 
 EXIT_OK, EXIT_MISMATCH, EXIT_INPUT, EXIT_INCONCLUSIVE, EXIT_INTERNAL = 0, 1, 2, 3, 4
@@ -75,8 +75,8 @@ def run(argv: Sequence[str], out=sys.stdout, err=sys.stderr) -> int:
     except ReplayError as error:
         print(f"internal error: a counterexample did not replay: {error}", file=err)
         return EXIT_INTERNAL
-    for result in results:
-        print(summary_line(result), file=out)
+    for line in summary_lines(results):
+        print(line, file=out)
     return exit_status(results, out)
 
 

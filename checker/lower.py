@@ -40,6 +40,7 @@ class _Frame:
     call_path: tuple[str, ...] = ()
     prefix: str = ""  # how register names of this frame are shown ("kmap." for fn locals)
     builder: _Builder | None = None
+    user_pages: dict[str, int] = field(default_factory=dict)  # mmap'd/declared name -> page
 
     def reg(self, name: str) -> int:
         """The register of a mapping name, made on first mention (blocks lower back to front,
@@ -61,7 +62,6 @@ class _Builder:
     aliases: list[AliasInfo] = field(default_factory=list)
     registers: list[str] = field(default_factory=list)
     initial: list[int] = field(default_factory=list)
-    user_pages: dict[str, int] = field(default_factory=dict)  # mmap'd/declared name -> page
     events: list[str] = field(default_factory=list)
     locks: list[str] = field(default_factory=list)
     nodes: list[Node] = field(default_factory=list)
@@ -190,6 +190,7 @@ class _Builder:
                 inner.pages[param.name] = f.pages[arg.name]
             else:
                 inner.maps[param.name] = f.reg(arg.name)
+        _scan_mmaps(function.body, inner)
         entry = self.block(function.body, inner, cont)
         if f.depth == 0 and entry == cont:
             # A call that does nothing on this arch still shows in a trace.
@@ -230,7 +231,7 @@ class _Builder:
 
     def munmap(self, s: model.Munmap, f: _Frame, cont: int) -> int:
         reg = f.reg(s.mapping)
-        page = self.user_pages.get(s.mapping, -1)
+        page = f.user_pages.get(s.mapping, -1)
         if page < 0:
             raise FlowError(s.span, f"munmap needs a mapping made by mmap or declared: "
                             f"'{s.mapping}' is neither")
@@ -251,6 +252,7 @@ class _Builder:
             prefix=f"{name}.",
             builder=self,
         )
+        _scan_mmaps(function.body, inner)
         return self.block(function.body, inner, cont)
 
     def maintenance(self, s: model.Maintenance, f: _Frame, cont: int, origin: Span) -> int:
@@ -295,19 +297,23 @@ class _Builder:
         return self.pages[f.pages[name]].name
 
 
-def _scan_mmaps(stmts: tuple[model.Statement, ...], b: _Builder) -> None:
-    """Record the page of every `u = mmap(P)` so that `munmap(u)` knows which hook to run."""
+def _scan_mmaps(stmts: tuple[model.Statement, ...], f: _Frame) -> None:
+    """Record the page of every `u = mmap(P)` in a block, so that `munmap(u)` knows which
+    page's hook to run (blocks lower back to front, so the mmap is met after the munmap)."""
     for s in stmts:
         if isinstance(s, model.Mmap):
-            page = b.page_index[s.page]
-            if b.user_pages.get(s.result, page) != page:
+            page = f.pages[s.page]
+            if f.user_pages.get(s.result, page) != page:
                 raise FlowError(s.span, f"'{s.result}' is mmap'd from two different pages")
-            b.user_pages[s.result] = page
+            f.user_pages[s.result] = page
         elif isinstance(s, model.Either):
             for branch in s.branches:
-                _scan_mmaps(branch, b)
+                _scan_mmaps(branch, f)
         elif isinstance(s, model.Repeat):
-            _scan_mmaps(s.body, b)
+            _scan_mmaps(s.body, f)
+        elif isinstance(s, model.If):
+            _scan_mmaps(s.then, f)
+            _scan_mmaps(s.orelse, f)
 
 
 def lower(
@@ -323,14 +329,14 @@ def lower(
     for mapping in protocol.mappings:
         page = b.page_index[mapping.page]
         reg = b.new_register(mapping.name)
-        b.user_pages[mapping.name] = page
         handle = b.new_handle(mapping.name, page, user=True, colour=mapping.colour, declared=True)
         b.initial[reg] = handle
         declared[mapping.name] = reg
     threads = []
     for thread in protocol.threads:
         frame = _Frame(pages=dict(b.page_index), maps=dict(declared), builder=b)
-        _scan_mmaps(thread.body, b)
+        frame.user_pages = {m.name: b.page_index[m.page] for m in protocol.mappings}
+        _scan_mmaps(thread.body, frame)
         entry = b.block(thread.body, frame, END)
         threads.append((thread, entry))
     # The threads' nodes share one numbering.

@@ -57,10 +57,7 @@ def arches(draw, max_levels: int = 1) -> m.Arch:
     n_levels = draw(st.integers(0, max_levels))
     line_words = draw(st.integers(1, 2))
     for i in range(n_levels):
-        if i == 0:
-            indexing = draw(st.sampled_from(["pipt", "vipt", "vivt"]))
-        else:
-            indexing = "pipt"
+        indexing = draw(st.sampled_from(["pipt", "vipt", "vivt"])) if i == 0 else "pipt"
         colours = draw(st.integers(1, 4)) if indexing == "vipt" else 1
         levels.append(m.CacheLevel(f"L{i + 1}", indexing, colours, draw(st.booleans()),
                                    line_words, i > 0 and draw(st.booleans()), S))

@@ -4,13 +4,13 @@ explicit search find the same kinds, and every witness of either replays."""
 from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
+from strategies import arches, protocols
 
 from checker.explore import search
 from checker.lower import lower
 from checker.semantics import Semantics
 from checker.solve import search_z3
 from checker.trace import replay
-from strategies import arches, protocols
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -245,8 +245,17 @@ def render_result(result: CheckResult, sources: dict[str, SourceText]) -> list[s
     return out
 
 
-def summary_line(result: CheckResult) -> str:
-    """`protocol  arch  kinds  verdict` in fixed columns."""
+def summary_lines(results: list[CheckResult]) -> list[str]:
+    """One line per result, in columns as wide as the longest protocol and arch name."""
+    if not results:
+        return []
+    width_p = max(len(r.protocol.name) for r in results)
+    width_a = max(len(r.arch.name) for r in results)
+    return [summary_line(r, width_p, width_a) for r in results]
+
+
+def summary_line(result: CheckResult, width_p: int = 24, width_a: int = 10) -> str:
+    """`protocol  arch  kinds  verdict` in columns."""
     if not result.complete:
         found, verdict = "?", "INCONCLUSIVE"
     else:
@@ -255,4 +264,5 @@ def summary_line(result: CheckResult) -> str:
         if not result.matches:
             want = ", ".join(sorted(result.expected)) or "safe"
             verdict += f" (expected {want})"
-    return f"{result.protocol.name:<24} {result.arch.name:<10} {found:<22} {verdict}"
+    name, arch = f"{result.protocol.name:<{width_p}}", f"{result.arch.name:<{width_a}}"
+    return f"{name}  {arch}  {found:<16}  {verdict}".rstrip()
