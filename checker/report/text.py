@@ -199,11 +199,15 @@ class TraceRenderer:
                     f"keeps {self.word_name(word)} = #{value}, {self.writes.get(value, '?')}; "
                     f"the last write to it was #{last}, {self.writes.get(last, '?')}.")
         elif f.kind == "use_after_unmap":
-            reg = f.data[0]
+            reg, handle = f.data
             node = self.nodes[f.node]
+            when = "before it was ever mapped"
+            ended = [n for n, step in enumerate(trace.steps, 1) if handle >= 0
+                     and step.before.hstat[handle] == LIVE and step.after.hstat[handle] == ENDED]
+            if ended:
+                when = f"after it was unmapped at step {ended[0]}"
             text = (f"use_after_unmap: {self.thread_name(f.thread)} used "
-                    f"'{self.p.registers[reg]}' ({where(node.span)}: {node.text}) after it "
-                    f"was unmapped (or before it was mapped).")
+                    f"'{self.p.registers[reg]}' ({where(node.span)}: {node.text}) {when}.")
         else:
             blocked = ", ".join(self.blocked_text(trace, t) for t in f.data)
             text = f"deadlock: no thread can move: {blocked}."
@@ -240,7 +244,7 @@ def render_result(result: CheckResult, sources: dict[str, SourceText]) -> list[s
             out.append(_clip(f"   {where(r.statement)}  {renderer.statement_text(r.statement)}"))
             if r.depends_on:
                 others = ", ".join(where(s) for s in r.depends_on)
-                out.append(_clip(f"{INDENT}but not together with {others}"))
+                out.append(_clip(f"{INDENT}can go alone, but not together with {others}"))
     out.append("")
     return out
 

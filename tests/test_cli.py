@@ -1,0 +1,89 @@
+"""The command's exit statuses (flow-language.md section 5) and its messages."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+from checker.cli import run
+from helpers import REPO
+
+WRONG_EXPECT = """
+arch vipt2 {
+    cache L1 vipt colours 2 write_back
+    fn kmap(p: page) -> mapping { return map p colour linear }
+}
+protocol p {
+    page pg
+    mapping u = user(pg) colour 1
+    thread kernel {
+        k = kmap(pg)
+        write k[0]
+        signal done
+    }
+    thread user {
+        wait done
+        read u[0]
+    }
+    expect safe on vipt2
+}
+"""
+
+
+def status(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = run(argv, out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_all_expected_is_0(in_repo: Path) -> None:
+    code, out, _ = status(["-q", "specs/set_bit_to_user.flow", "--arch", "x86,arm_v6"])
+    assert code == 0
+    assert out.endswith("0 unexpected, 0 inconclusive\n")
+
+
+def test_unexpected_finding_is_1(tmp_path: Path) -> None:
+    path = tmp_path / "wrong.flow"
+    path.write_text(WRONG_EXPECT)
+    code, out, _ = status(["-q", str(path), "--arch", "vipt2"])
+    assert code == 1
+    assert "UNEXPECTED (expected safe)" in out
+
+
+def test_syntax_error_is_2_with_location(tmp_path: Path) -> None:
+    path = tmp_path / "bad.flow"
+    path.write_text("protocol p {\n    thread t {\n        read\n    }\n}\n")
+    code, _, err = status([str(path)])
+    assert code == 2
+    assert err.startswith(f"{path}:3:")
+    assert "error:" in err and "^" in err
+
+
+def test_missing_file_is_2() -> None:
+    code, _, err = status(["no/such/file.flow"])
+    assert code == 2
+    assert "no/such/file.flow" in err and "error:" in err
+
+
+def test_unknown_arch_is_2(in_repo: Path) -> None:
+    code, _, err = status(["specs/set_bit_to_user.flow", "--arch", "vax"])
+    assert code == 2
+    assert "unknown arch 'vax'" in err
+
+
+def test_state_limit_is_inconclusive_3(in_repo: Path) -> None:
+    code, out, _ = status(["-q", "specs/set_bit_to_user.flow", "--arch", "arm_v6",
+                           "--engine", "explicit", "--max-states", "5"])
+    assert code == 3
+    assert "INCONCLUSIVE" in out
+
+
+def test_module_entry_point_runs() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "checker", "-q", "specs/set_bit_to_user.flow", "--arch", "x86"],
+        cwd=REPO, capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr

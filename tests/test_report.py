@@ -1,0 +1,41 @@
+"""Golden counterexample traces, compared exactly (pytest --update-golden rewrites them;
+read the diff as a kernel developer would read the trace before committing it)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from checker.cli import run
+from helpers import REPO
+
+GOLDEN = REPO / "tests" / "golden" / "traces"
+
+# (golden name, command line): every kind of finding, the redundancy report, and the spec.
+CASES = [
+    ("set_bit_to_user", ["specs/set_bit_to_user.flow", "--arch", "arm_v6,parisc"]),
+    ("findings", ["tests/litmus/findings.flow", "--arch", "vipt2,pipt"]),
+    ("speculation", ["tests/litmus/speculation.flow", "--arch", "spec_tlb"]),
+    ("dma", ["tests/litmus/dma.flow", "--arch", "dma_incoherent,dma_coherent"]),
+]
+
+
+@pytest.mark.parametrize(("name", "argv"), CASES)
+def test_golden_trace(name: str, argv: list[str], in_repo: Path, assert_golden) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    run([*argv, "--engine", "explicit"], out, err)
+    text = out.getvalue()
+    assert err.getvalue() == ""
+    assert all(len(line) < 80 for line in text.splitlines()), "a line is 80 columns or more"
+    assert_golden(GOLDEN / f"{name}.txt", f"$ check {' '.join(argv)} --engine explicit\n{text}")
+
+
+def test_same_input_same_bytes(in_repo: Path) -> None:
+    outputs = set()
+    for _ in range(2):
+        out = io.StringIO()
+        run(["specs/set_bit_to_user.flow"], out, io.StringIO())
+        outputs.add(out.getvalue())
+    assert len(outputs) == 1
