@@ -7,8 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from checker.cli import run
 from helpers import REPO
+
+from checker.cli import run
 
 WRONG_EXPECT = """
 arch vipt2 {

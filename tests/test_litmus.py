@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers import REPO, load, own_arches
 
 from checker.check import CheckOptions, check
 from checker.load import check_protocol_on_arch, select_arches
-from helpers import REPO, load, own_arches
 
 LITMUS = sorted((REPO / "tests" / "litmus").glob("*.flow"))
 SHIPPED = sorted((REPO / "examples").glob("*.flow")) + sorted((REPO / "specs").glob("*.flow"))

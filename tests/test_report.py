@@ -7,9 +7,9 @@ import io
 from pathlib import Path
 
 import pytest
+from helpers import REPO
 
 from checker.cli import run
-from helpers import REPO
 
 GOLDEN = REPO / "tests" / "golden" / "traces"
 
