@@ -2,7 +2,7 @@
 """flowcheck benchmark: writes bench/RESULTS.md.
 
     . .venv/bin/activate && python bench/run.py           # full run (about 5 minutes)
-    . .venv/bin/activate && python bench/run.py --quick   # a smaller run (about 1 minute)
+    . .venv/bin/activate && python bench/run.py --quick   # a smaller run (about 1.5 minutes)
 
 What it measures (figures are reported, never asserted):
 
@@ -542,7 +542,7 @@ def report(cfg: Config, argv: list[str], info: dict) -> str:
           f"Base point N={n0}, R={r0}, C={c0}; each table grows one parameter. One "
           "`check(..., CheckOptions(engine=E, redundancy=False))` per cell, in a forked child "
           f"(parsing not included; a check under 1 s is repeated, up to 3 runs, and the median "
-          "kept). Cap {cfg.cap:g} s per cell: a cell over it is stopped and "
+          f"kept). Cap {cfg.cap:g} s per cell: a cell over it is stopped and "
           "the rest of that (variant, engine) series is skipped. `states` = explicit states "
           "visited; `bound` = z3's complete bound; `xprev` = time over the previous row's "
           "(same variant and engine).", ""]
@@ -674,8 +674,7 @@ def report(cfg: Config, argv: list[str], info: dict) -> str:
                                      f"explicit {verdict(ce.kinds)}")
         L += table(["variant", "SPIN verdict", "SPIN states", "SPIN search", "spin -a + gcc",
                     "explicit (ours)", "z3 (ours)", "explicit/SPIN search"], body) + [""]
-        L += ["A SPIN search time of 0 means below pan's clock resolution (10 ms); the ratio "
-              "is then not shown.", ""]
+        L += ["`< 10 ms`: below pan's clock resolution; the ratio is then not shown.", ""]
 
     # agreement
     L += ["## Engine agreement", ""]
@@ -733,7 +732,8 @@ def summary_table(cfg: Config, info: dict) -> list[str]:
     return ["## Summary in the format of perf-notes.md", "",
             "Synthetic points as N threads x L writer statements x C colours (the writer has "
             "the most statements; readers have 2R). Python BFS = our explicit engine, Z3 BMC = "
-            f"our z3 engine (both search only, cap {cfg.cap:g} s); SPIN where it ran.", ""] + \
+            f"our z3 engine (both search only, cap {cfg.cap:g} s); SPIN where it ran. `skipped`: "
+            "not run because a smaller point of the same series was over the cap.", ""] + \
         table(["point", "Python BFS (explicit)", "SPIN (search)", "Z3 BMC", "z3/explicit",
                "explicit/SPIN"], body) + [""]
 
@@ -888,7 +888,7 @@ def conclusions(cfg: Config, info: dict, rows: list[ShippedRow], ratios: list,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a smaller run (about a minute)")
+    parser.add_argument("--quick", action="store_true", help="a smaller run (about 1.5 minutes)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "RESULTS.md"),
                         help="where to write the report (default: bench/RESULTS.md)")
     args = parser.parse_args(argv)

@@ -13,7 +13,8 @@ from checker.solve import search_z3
 from checker.trace import replay
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(protocol=protocols(), arch=arches())
 def test_engines_agree(protocol, arch):
     program = lower(protocol, arch)
@@ -28,7 +29,8 @@ def test_engines_agree(protocol, arch):
         replay(sem, witness)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(protocol=protocols(), arch=arches(max_levels=2))
 def test_explicit_witnesses_replay_on_multilevel_caches(protocol, arch):
     program = lower(protocol, arch)

@@ -19,6 +19,7 @@ CASES = [
     ("findings", ["tests/litmus/findings.flow", "--arch", "vipt2,pipt"]),
     ("speculation", ["tests/litmus/speculation.flow", "--arch", "spec_tlb"]),
     ("dma", ["tests/litmus/dma.flow", "--arch", "dma_incoherent,dma_coherent"]),
+    ("levels", ["tests/litmus/levels.flow", "--arch", "two_level,two_level_victim"]),
 ]
 
 
