@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from helpers import load_text
+
 from checker.lower import lower
 from checker.source import Span
-from helpers import load_text
 
 TEXT = """
 arch base {
