@@ -75,6 +75,15 @@ class TraceRenderer:
     def thread_name(self, t: int) -> str:
         return self.p.threads[t].name
 
+    def cost_text(self, statement: Span) -> str:
+        """The price the arch puts on a statement's maintenance (its `cost` annotations, each
+        counted once: the most one execution of the statement can pay)."""
+        costs = [n.cost for n in self.nodes if n.origin == statement and n.kind == "maint"]
+        known = [c for c in costs if c is not None]
+        if not known:
+            return ""
+        return f"  (cost up to {sum(known)} line ops)"
+
     # -- the trace -------------------------------------------------------------------------
 
     def render(self, trace: Trace) -> list[str]:
@@ -241,7 +250,8 @@ def render_result(result: CheckResult, sources: dict[str, SourceText]) -> list[s
         out.append("")
         out.append("-- redundant_flush: cache maintenance that can be dropped")
         for r in result.redundant:
-            out.append(_clip(f"   {where(r.statement)}  {renderer.statement_text(r.statement)}"))
+            text = f"   {where(r.statement)}  {renderer.statement_text(r.statement)}"
+            out.append(_clip(text + renderer.cost_text(r.statement)))
             if r.depends_on:
                 others = ", ".join(where(s) for s in r.depends_on)
                 out.append(_clip(f"{INDENT}can go alone, but not together with {others}"))
