@@ -484,7 +484,7 @@ def report(cfg: Config, argv: list[str], info: dict) -> str:
         ["`python -c pass` (interpreter start)", fmt_s(fc["python"])],
         ["`python -c 'import z3'`", fmt_s(fc["z3"])],
         ["`python -c 'import checker.cli'` (imports z3 too)", fmt_s(fc["cli_import"])],
-        ["`check -q specs/set_bit_to_user.flow` (default engine: auto), run as "
+        ["`check -q specs/set_bit_to_user.flow` (default engine: explicit), run as "
          "`python -m checker -q specs/set_bit_to_user.flow`",
          f"{fmt_s(fc['cli'])} (runs: {', '.join(fmt_s(t) for t in fc['cli_runs'])}; "
          f"exit status {fc['cli_rc']})"],
@@ -812,7 +812,7 @@ def conclusions(cfg: Config, info: dict, rows: list[ShippedRow], ratios: list,
         f"{fmt_x(min(good))} - {fmt_x(max(good))}), at most {fmt_s(max(pipt, default=0))} on "
         f"x86/arm64/generic but up to {fmt_s(max(alias, default=0))} on the aliasing arches, "
         "where the unrolling is larger and clean answers pay the redundancy re-searches. "
-        "`auto` (explicit first) is the right default at this size.")
+        "This is why `explicit` is the default engine.")
     syn = []
     best = None
     biggest = None

@@ -39,8 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--engine",
         choices=ENGINES,
         default=CheckOptions.engine,
-        help="search engine: z3 (bounded model checking with a complete bound) or explicit "
-        "(breadth-first search over the interpreter's states); default: %(default)s",
+        help="search engine: explicit (breadth-first search over the interpreter's states) or "
+        "z3 (bounded model checking with a complete bound); default: %(default)s",
     )
     parser.add_argument(
         "--max-states",

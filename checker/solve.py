@@ -1,9 +1,8 @@
 """The Z3 engine: ask the unrolling, per kind of finding, for an execution that shows it;
 decode the shortest one into a witness the reference interpreter can replay.
 
-Queries use one solver and an indicator literal per question (perf-notes.md: assumption
-literals were the fastest incremental form). The solver is the bit-blasting QF_FD one with
-a fixed seed, so answers are deterministic.
+Each question goes to a fresh bit-blasting QF_FD solver with a fixed seed, so answers are
+deterministic (reusing one solver was up to 15x slower here: docs/engines.md).
 """
 
 from __future__ import annotations

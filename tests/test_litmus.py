@@ -44,7 +44,7 @@ def test_litmus(path: str, protocol: str, arch: str, engine: str) -> None:
 
 @pytest.mark.parametrize(("path", "protocol", "arch"), _cases(SHIPPED, own=False))
 def test_shipped(path: str, protocol: str, arch: str) -> None:
-    result = _check(path, protocol, arch, "auto")
+    result = _check(path, protocol, arch, "explicit")
     assert result.complete
     assert sorted(result.kinds) == sorted(result.expected)
 
