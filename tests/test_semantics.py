@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from helpers import load_text
+
 from checker.lower import lower
 from checker.machine import State
 from checker.semantics import Semantics
-from helpers import load_text
 
 ARCH = """
 arch a {{
