@@ -26,6 +26,9 @@ class Redundancy:
 
     statement: Span
     depends_on: tuple[Span, ...]  # reported statements that cannot go together with this one
+    # When no pair explains it but all reported statements cannot go together (three
+    # flushes any one of which is enough), the others of that group.
+    group: tuple[Span, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -123,7 +126,7 @@ def find_redundant(
 ) -> tuple[Redundancy, ...] | None:
     """Of the statements whose maintenance runs in some execution: each one whose
     maintenance can be dropped alone; then, for each pair of them, whether they can go
-    together (if not, each depends on the other)."""
+    together (if not, each depends on the other); then whether all of them can."""
     alone = []
     for span in candidates:
         clean = _clean_without(protocol, arch, frozenset({span}), options)
@@ -139,4 +142,15 @@ def find_redundant(
         if not clean:
             depends[a].append(b)
             depends[b].append(a)
-    return tuple(Redundancy(span, tuple(depends[span])) for span in alone)
+    group: tuple[Span, ...] = ()
+    if len(alone) > 2:
+        clean = _clean_without(protocol, arch, frozenset(alone), options)
+        if clean is None:
+            return None
+        if not clean:
+            group = tuple(alone)
+    return tuple(
+        Redundancy(span, tuple(depends[span]),
+                   tuple(g for g in group if g != span) if not depends[span] else ())
+        for span in alone
+    )

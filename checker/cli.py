@@ -15,6 +15,7 @@ from checker.check import ENGINES, CheckOptions, CheckResult, check
 from checker.errors import FlowError
 from checker.load import check_protocol_on_arch, load_files, select_arches
 from checker.report.text import render_result, summary_lines
+from checker.solve import DecodeError
 from checker.trace import ReplayError
 
 EXIT_OK, EXIT_MISMATCH, EXIT_INPUT, EXIT_INCONCLUSIVE, EXIT_INTERNAL = 0, 1, 2, 3, 4
@@ -72,7 +73,7 @@ def run(argv: Sequence[str], out=sys.stdout, err=sys.stderr) -> int:
     except FlowError as error:
         print(error.render(sources), file=err)
         return EXIT_INPUT
-    except ReplayError as error:
+    except (ReplayError, DecodeError) as error:
         print(f"internal error: a counterexample did not replay: {error}", file=err)
         return EXIT_INTERNAL
     for line in summary_lines(results):

@@ -225,9 +225,10 @@ class _Builder:
         page = f.pages[s.page]
         reg = f.reg(s.result)
         handle = self.new_handle(s.result, page, user=True, colour="any", declared=False)
-        hook = self.hook("user_map", page, f, s.span, cont)
+        origin = f.origin or s.span
+        hook = self.hook("user_map", page, f, origin, cont)
         text = f"{s.result} = mmap({s.page})"
-        return self.add(Node("mmap", s.span, s.span, (hook,), reg=reg, handle=handle, text=text))
+        return self.add(Node("mmap", s.span, origin, (hook,), reg=reg, handle=handle, text=text))
 
     def munmap(self, s: model.Munmap, f: _Frame, cont: int) -> int:
         reg = f.reg(s.mapping)
@@ -235,8 +236,9 @@ class _Builder:
         if page < 0:
             raise FlowError(s.span, f"munmap needs a mapping made by mmap or declared: "
                             f"'{s.mapping}' is neither")
-        remove = self.add(Node("munmap", s.span, s.span, (cont,), reg=reg, text="munmap"))
-        return self.hook("user_unmap", page, f, s.span, remove)
+        origin = f.origin or s.span
+        remove = self.add(Node("munmap", s.span, origin, (cont,), reg=reg, text="munmap"))
+        return self.hook("user_unmap", page, f, origin, remove)
 
     def hook(self, name: str, page: int, f: _Frame, origin: Span, cont: int) -> int:
         function = self.arch.hooks.get(name)

@@ -204,14 +204,11 @@ class Semantics:
             return []
         if p.arch.speculative_fill == "tlb":
             return [a for a, present in enumerate(state.tlb) if present]
-        live = []
-        for alias, info in enumerate(p.aliases):
-            if info.handle < 0:
-                if not p.pages[info.page].highmem:
-                    live.append(alias)
-            elif state.hstat[info.handle] == LIVE:
-                live.append(alias)
-        return live
+        live = {h.alias for h, status in zip(p.handles, state.hstat, strict=True)
+                if status == LIVE}
+        # The linear alias of a lowmem page is always live (the linear map).
+        live |= {page for page, info in enumerate(p.pages) if not info.highmem}
+        return sorted(live)
 
     # -- the end of a run ------------------------------------------------------------------
 
@@ -501,22 +498,40 @@ class Semantics:
         info = self.layout.slots[slot]
         last_level = info.level + 1 == len(self.program.levels)
         if held[0]:
-            if last_level:
-                for offset, word in enumerate(self.layout.line_words(info.page, info.line)):
-                    w.mem[word] = held[1][offset]
-            else:
-                w.cache[self.layout.outer_slot(self._state_view(w), slot)] = held
+            self._write_out(w, slot, held[1])
         elif not last_level and self.program.levels[info.level + 1].victim_fill:
             outer = self.layout.outer_slot(self._state_view(w), slot)
             if w.cache[outer] is not None and w.cache[outer][0]:
                 self._evict(w, outer)
             w.cache[outer] = (False, held[1])
 
+    def _write_out(self, w: _Work, slot: int, data: tuple[int, ...]) -> None:
+        """A dirty line leaving `slot`: installed dirty in the next write-back level, passing
+        through write-through levels (which update a present line and never hold a dirty
+        one), or written to memory."""
+        view = self._state_view(w)
+        info = self.layout.slots[slot]
+        for level in range(info.level + 1, len(self.program.levels)):
+            slot = self.layout.outer_slot(view, slot)
+            if self.program.levels[level].write_back:
+                w.cache[slot] = (True, data)
+                return
+            if w.cache[slot] is not None:
+                w.cache[slot] = (False, data)
+        for offset, word in enumerate(self.layout.line_words(info.page, info.line)):
+            w.mem[word] = data[offset]
+
     def _target_slots(self, w: _Work, t: int, pc: int, node: Node) -> tuple[list[int], list[int]]:
         """The aliases and, per level, the slots an alias set reaches."""
         p, lay = self.program, self.layout
         view = self._state_view(w)
+        if node.target == "mapping" and node.op == "purge_tlb":
+            # Dropping a translation is no use of the handle: the kernel purges after it
+            # clears the PTE. It neither checks the handle nor loads the entry.
+            handle = w.regs[node.reg]
+            return ([p.handles[handle].alias] if handle >= 0 else []), []
         if node.target == "mapping":
+            # A flush by virtual address needs the translation: it loads the TLB entry.
             aliases = [self._through(w, t, pc, node.reg)] if w.regs[node.reg] >= 0 else []
             if not aliases:
                 self._check_live(w, t, pc, node.reg)

@@ -18,7 +18,9 @@ from checker.trace import replay
 @given(protocol=protocols(), arch=arches())
 def test_engines_agree(protocol, arch):
     program = lower(protocol, arch)
-    explicit = search(program, max_states=200_000)
+    # The suite's fast profile keeps to small models (the wide run is issue 4's
+    # bench/differential.py); a model beyond the cap is skipped, not judged.
+    explicit = search(program, max_states=20_000)
     if not explicit.complete:
         return
     symbolic = search_z3(program)
@@ -34,7 +36,7 @@ def test_engines_agree(protocol, arch):
 @given(protocol=protocols(), arch=arches(max_levels=2))
 def test_explicit_witnesses_replay_on_multilevel_caches(protocol, arch):
     program = lower(protocol, arch)
-    outcome = search(program, max_states=200_000)
+    outcome = search(program, max_states=20_000)
     sem = Semantics(program)
     for witness in outcome.witnesses.values():
         replay(sem, witness)

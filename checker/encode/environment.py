@@ -63,12 +63,15 @@ def _fillable(program: Program, layout: Layout, sh: Shape, s: list, slot: int) -
                 match = z3.BoolVal(info.key == 0)
             else:
                 match = sh.colour_mod(s[sh.hcol[handle]], layout.level_width[0]) == info.key
+        live = [s[sh.hstat[h]] == z3.BitVecVal(LIVE, 2)
+                for h, hinfo in enumerate(program.handles) if hinfo.alias == alias]
         if mode == "tlb":
             allowed = s[sh.tlb[alias]]
         elif handle < 0:
-            allowed = z3.BoolVal(not program.pages[info.page].highmem)
+            # The linear alias: always live for a lowmem page, else while a handle is on it.
+            allowed = z3.Or(z3.BoolVal(not program.pages[info.page].highmem), *live)
         else:
-            allowed = s[sh.hstat[handle]] == z3.BitVecVal(LIVE, 2)
+            allowed = z3.Or(live)
         reach.append(z3.And(match, allowed))
     return z3.Or(reach) if reach else z3.BoolVal(False)
 

@@ -356,6 +356,15 @@ class StepEncoder:
     def maintenance(self, s: list, t: int, node: Node) -> list[Case]:
         """Cases of one flush/writeback/invalidate/purge_tlb, in semantics' slot order."""
         p = self.p
+        if node.target == "mapping" and node.op == "purge_tlb":
+            # As semantics: a purge is no use of the handle and loads nothing.
+            cases = []
+            for g, h, c in self.handle_cases(s, node.reg):
+                case = Case(g, list(s))
+                if h >= 0:
+                    self.apply(case, node, [(z3.BoolVal(True), p.handles[h].alias, c)])
+                cases.append(case)
+            return cases
         if node.target == "mapping":
             cases = []
             for g, h, c in self.handle_cases(s, node.reg):

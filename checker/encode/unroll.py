@@ -15,6 +15,7 @@ import z3
 
 from checker.encode.environment import environment
 from checker.encode.shape import Shape
+from checker.encode.shape import bits_for as shape_bits
 from checker.encode.step import StepEncoder, StepVars
 from checker.machine import LIVE, Layout
 from checker.program import END, Program
@@ -77,6 +78,11 @@ def unroll(program: Program, layout: Layout, shape: Shape) -> Unrolling:
     findings: dict[str, list] = {"stale_read": [], "use_after_unmap": [], "deadlock": [],
                                  "lost_write": []}
     per_thread = [thread_nodes(program, t) for t in range(n_threads)]
+    # The `either` path variable must hold every path number (a narrower one wraps around
+    # and silently loses paths: a vacuous "safe").
+    widest = max([len(enc.paths(n)) for code in program.threads for n in range(len(code.nodes))
+                  for n in code.nodes[n].next] or [1])
+    choice_bits = shape_bits(widest)
     ran: dict[int, list] = {}
     for k in range(bound + 1):
         s = states[k]
@@ -91,7 +97,7 @@ def unroll(program: Program, layout: Layout, shape: Shape) -> Unrolling:
         sel = z3.BitVec(f"sel@{k}", tbits)
         selected.append(sel)
         v = StepVars(
-            z3.BitVec(f"choice@{k}", 8),
+            z3.BitVec(f"choice@{k}", choice_bits),
             z3.BitVec(f"colour@{k}", shape.sorts.colour),
             z3.BitVec(f"dma@{k}", shape.sorts.value),
         )
@@ -138,18 +144,20 @@ def merge(e: list, cases) -> list:
 def initial(program: Program, layout: Layout, shape: Shape, enc: StepEncoder, s: list) -> list:
     """Constraints of the start states (semantics.Semantics.initial_states)."""
     sh, cons = shape, []
+    moved = {d for code in program.threads for _, mv in enc.paths(code.entry) for d, _ in mv}
     for t, code in enumerate(program.threads):
         paths = enc.paths(code.entry)
+        own = {d for _, mv in paths for d, _ in mv}  # registers this thread's start may move
         options = []
         for end, moves in paths:
             regs = list(program.initial_registers)
             for dst, src in moves:
                 regs[dst] = regs[src]
+            # Every register a start path of this thread may move is fixed on every path
+            # (to its initial value where this path does not move it).
             options.append(z3.And(s[sh.pc[t]] == enc.pc_val(end),
-                                  *[s[sh.reg[r]] == enc.handle_val(h) for r, h in enumerate(regs)
-                                    if any(r == d for d, _ in moves)]))
+                                  *[s[sh.reg[r]] == enc.handle_val(regs[r]) for r in own]))
         cons.append(z3.Or(options))
-    moved = {d for code in program.threads for _, mv in enc.paths(code.entry) for d, _ in mv}
     for r, h in enumerate(program.initial_registers):
         if r not in moved:
             cons.append(s[sh.reg[r]] == enc.handle_val(h))

@@ -255,6 +255,10 @@ def render_result(result: CheckResult, sources: dict[str, SourceText]) -> list[s
             if r.depends_on:
                 others = ", ".join(where(s) for s in r.depends_on)
                 out.append(_clip(f"{INDENT}can go alone, but not together with {others}"))
+            elif r.group:
+                others = ", ".join(where(s) for s in r.group)
+                out.extend(textwrap.wrap(f"can go alone, but not together with all of {others}",
+                                         WIDTH, initial_indent=INDENT, subsequent_indent=INDENT))
     out.append("")
     return out
 
