@@ -34,6 +34,15 @@ class Trace:
     finding: Finding
 
 
+def _step(sem: Semantics, state: State, label: Label) -> tuple[State, tuple] | None:
+    """The transition `label` names from `state` (its state and findings), or None."""
+    if label.actor >= 0:
+        options = sem.thread_successors(state, label.actor)
+    else:
+        options = [(lb, s, ()) for lb, s in sem.env_successors(state)]
+    return next(((s, f) for lb, s, f in options if lb == label), None)
+
+
 def replay(sem: Semantics, witness: Witness) -> Trace:
     """Run the witness's labels from its start state; check it ends in its finding."""
     if witness.start not in sem.initial_states():
@@ -41,14 +50,10 @@ def replay(sem: Semantics, witness: Witness) -> Trace:
     state = witness.start
     steps = []
     for label in witness.labels:
-        if label.actor >= 0:
-            options = [(lb, s, f) for lb, s, f in sem.thread_successors(state, label.actor)]
-        else:
-            options = [(lb, s, ()) for lb, s in sem.env_successors(state)]
-        match = [(s, f) for lb, s, f in options if lb == label]
-        if not match:
+        taken = _step(sem, state, label)
+        if taken is None:
             raise ReplayError(f"step {len(steps) + 1} ({label}) is not a transition")
-        after, findings = match[0]
+        after, findings = taken
         steps.append(TraceStep(label, state, after, findings))
         state = after
     finding = witness.finding
@@ -68,14 +73,10 @@ def _ending(sem: Semantics, start: State, labels: list[Label], kind: str) -> Fin
     an execution or do not end in such a finding."""
     state, findings = start, ()
     for label in labels:
-        if label.actor >= 0:
-            options = [(lb, s, f) for lb, s, f in sem.thread_successors(state, label.actor)]
-        else:
-            options = [(lb, s, ()) for lb, s in sem.env_successors(state)]
-        match = [(s, f) for lb, s, f in options if lb == label]
-        if not match:
+        taken = _step(sem, state, label)
+        if taken is None:
             return None
-        state, findings = match[0]
+        state, findings = taken
     if kind == "lost_write":
         lost = sem.lost_words(state)
         return Finding("lost_write", -1, -1, lost[0]) if lost else None
