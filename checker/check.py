@@ -11,7 +11,7 @@ import itertools
 from dataclasses import dataclass, field
 
 from checker import model
-from checker.encode.environment import Unsupported
+from checker.encode import Unsupported
 from checker.explore import SearchOutcome, search
 from checker.lower import lower
 from checker.program import Program

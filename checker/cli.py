@@ -2,20 +2,22 @@
 
 This is the only module that prints or chooses an exit status:
 0 every result matches its expect, 1 some does not, 2 unusable input, 3 inconclusive,
-4 internal error (a counterexample that did not replay: a bug in the checker).
+4 internal error (a counterexample that did not replay: a bug in the checker); 141 when the
+output pipe closed early, 130 on Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from checker.check import ENGINES, CheckOptions, CheckResult, check
+from checker.encode import DecodeError
 from checker.errors import FlowError
 from checker.load import check_protocol_on_arch, load_files, select_arches
 from checker.report.text import render_result, summary_lines
-from checker.solve import DecodeError
 from checker.trace import ReplayError
 
 EXIT_OK, EXIT_MISMATCH, EXIT_INPUT, EXIT_INCONCLUSIVE, EXIT_INTERNAL = 0, 1, 2, 3, 4
@@ -97,4 +99,13 @@ def exit_status(results: list[CheckResult], out) -> int:
 
 
 def main() -> None:
-    sys.exit(run(sys.argv[1:]))
+    try:
+        code = run(sys.argv[1:])
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`check ... | head`): stop quietly, as other tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 141  # 128 + SIGPIPE, as the shell reports a command killed by a closed pipe
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code)

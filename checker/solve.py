@@ -11,6 +11,7 @@ from collections import deque
 
 import z3
 
+from checker.encode import DecodeError
 from checker.encode.shape import Shape
 from checker.encode.unroll import Unrolling, unroll
 from checker.explore import SearchOutcome, Witness
@@ -19,10 +20,6 @@ from checker.program import Program
 from checker.semantics import Finding, Label, Semantics
 
 KINDS = ("stale_read", "use_after_unmap", "deadlock", "lost_write")
-
-
-class DecodeError(Exception):
-    """A model that does not decode into an execution of the machine: an engine bug."""
 
 
 def search_z3(program: Program, timeout_ms: int = 0, maintenance: bool = True) -> SearchOutcome:

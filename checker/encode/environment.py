@@ -16,13 +16,10 @@ from __future__ import annotations
 
 import z3
 
+from checker.encode import Unsupported
 from checker.encode.shape import Shape, bits_for
 from checker.machine import LIVE, Layout
 from checker.program import Program
-
-
-class Unsupported(Exception):
-    """The Z3 engine does not model this arch (the explicit engine does)."""
 
 
 def environment(program: Program, layout: Layout, shape: Shape, s: list, tag: str):

@@ -238,7 +238,8 @@ def render_result(result: CheckResult, sources: dict[str, SourceText]) -> list[s
     if not result.complete:
         return [f"== {name}: inconclusive ({result.reason})"]
     found = ", ".join(sorted(result.kinds)) or "safe"
-    out = [f"== {name}: {found}"]
+    engine = f" (engine: {result.engine})" if result.engine not in ("", "explicit") else ""
+    out = [f"== {name}: {found}{engine}"]
     if result.program is None:
         return out
     renderer = TraceRenderer(result.program, sources)
