@@ -8,6 +8,7 @@ Results are data; only cli.py prints.
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import dataclass, field
 
 from checker import model
@@ -59,31 +60,34 @@ class CheckOptions:
     # point sooner than the Z3 engine (median 233x on the shipped specs), so it is the default.
     engine: str = "explicit"
     max_states: int = 2_000_000  # explicit engine: give up (inconclusive) beyond this
-    timeout_ms: int = 0  # z3 engine: per query, 0 = none
+    timeout: float | None = None  # seconds for one check, redundancy analysis included
     redundancy: bool = True
 
 
 def run_engine(
-    program: Program, options: CheckOptions, maintenance: bool = True
+    program: Program, options: CheckOptions, deadline: float | None, maintenance: bool = True
 ) -> tuple[SearchOutcome, str]:
-    """Search with the chosen engine; arches the Z3 engine does not model (more than one
-    cache level) go to the explicit engine, and the result says so."""
+    """Search with the chosen engine until `deadline` (time.monotonic()); arches the Z3
+    engine does not model (more than one cache level) go to the explicit engine, and the
+    result says so."""
     if options.engine == "z3":
         from checker.solve import search_z3  # z3 loads only when used
 
         try:
-            return search_z3(program, options.timeout_ms, maintenance), "z3"
+            return search_z3(program, deadline, maintenance), "z3"
         except Unsupported:
-            return search(program, options.max_states), "explicit (multi-level caches)"
-    return search(program, options.max_states), "explicit"
+            engine = "explicit (multi-level caches)"
+            return search(program, options.max_states, deadline), engine
+    return search(program, options.max_states, deadline), "explicit"
 
 
 def check(
     protocol: model.Protocol, arch: model.Arch, options: CheckOptions = CheckOptions()
 ) -> CheckResult:
     """Check one protocol on one arch."""
+    deadline = None if options.timeout is None else time.monotonic() + options.timeout
     program = lower(protocol, arch)
-    outcome, engine = run_engine(program, options)
+    outcome, engine = run_engine(program, options, deadline)
     expected = protocol.expected_on(arch.name)
     states = outcome.states
     if not outcome.complete:
@@ -91,7 +95,7 @@ def check(
                            states=states, reason=outcome.reason, engine=engine)
     redundant: tuple[Redundancy, ...] = ()
     if not outcome.witnesses and options.redundancy:
-        found = find_redundant(protocol, arch, sorted(outcome.maintained), options)
+        found = find_redundant(protocol, arch, sorted(outcome.maintained), options, deadline)
         if found is None:
             return CheckResult(protocol, arch, False, frozenset(), expected, states=states,
                                reason="the redundant-flush analysis was cut short",
@@ -111,32 +115,40 @@ def _replay_all(program: Program, outcome: SearchOutcome) -> dict[str, Trace]:
 
 
 def _clean_without(
-    protocol: model.Protocol, arch: model.Arch, drop: frozenset[Span], options: CheckOptions
+    protocol: model.Protocol,
+    arch: model.Arch,
+    drop: frozenset[Span],
+    options: CheckOptions,
+    deadline: float | None,
 ) -> bool | None:
     """Whether the protocol has no finding with the maintenance of `drop` left out (None if
     the search was cut short)."""
-    outcome, _ = run_engine(lower(protocol, arch, drop), options, maintenance=False)
+    outcome, _ = run_engine(lower(protocol, arch, drop), options, deadline, maintenance=False)
     if not outcome.complete:
         return None
     return not outcome.witnesses
 
 
 def find_redundant(
-    protocol: model.Protocol, arch: model.Arch, candidates: list[Span], options: CheckOptions
+    protocol: model.Protocol,
+    arch: model.Arch,
+    candidates: list[Span],
+    options: CheckOptions,
+    deadline: float | None = None,
 ) -> tuple[Redundancy, ...] | None:
     """Of the statements whose maintenance runs in some execution: each one whose
     maintenance can be dropped alone; then, for each pair of them, whether they can go
     together (if not, each depends on the other); then whether all of them can."""
     alone = []
     for span in candidates:
-        clean = _clean_without(protocol, arch, frozenset({span}), options)
+        clean = _clean_without(protocol, arch, frozenset({span}), options, deadline)
         if clean is None:
             return None
         if clean:
             alone.append(span)
     depends: dict[Span, list[Span]] = {span: [] for span in alone}
     for a, b in itertools.combinations(alone, 2):
-        clean = _clean_without(protocol, arch, frozenset({a, b}), options)
+        clean = _clean_without(protocol, arch, frozenset({a, b}), options, deadline)
         if clean is None:
             return None
         if not clean:
@@ -144,7 +156,7 @@ def find_redundant(
             depends[b].append(a)
     group: tuple[Span, ...] = ()
     if len(alone) > 2:
-        clean = _clean_without(protocol, arch, frozenset(alone), options)
+        clean = _clean_without(protocol, arch, frozenset(alone), options, deadline)
         if clean is None:
             return None
         if not clean:

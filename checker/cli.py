@@ -46,6 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
         "z3 (bounded model checking with a complete bound); default: %(default)s",
     )
     parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="give up on one check (inconclusive) after this long; the run goes on",
+    )
+    parser.add_argument(
         "--max-states",
         type=int,
         default=CheckOptions.max_states,
@@ -62,7 +69,8 @@ def run(argv: Sequence[str], out=sys.stdout, err=sys.stderr) -> int:
         loaded = load_files(list(args.files))
         sources = loaded.sources
         arch_names = select_arches(loaded.library, args.arch)
-        options = CheckOptions(engine=args.engine, max_states=args.max_states)
+        options = CheckOptions(engine=args.engine, max_states=args.max_states,
+                               timeout=args.timeout)
         results: list[CheckResult] = []
         for protocol in loaded.library.protocols:
             for name in arch_names:

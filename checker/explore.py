@@ -11,6 +11,7 @@ eviction (a clean eviction or a speculative fill cannot change what reaches memo
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from dataclasses import dataclass
 
@@ -40,8 +41,11 @@ class SearchOutcome:
     maintained: frozenset = frozenset()
 
 
-def search(program: Program, max_states: int = 2_000_000) -> SearchOutcome:
-    """Explore every execution of `program`; report one shortest witness per finding kind."""
+def search(
+    program: Program, max_states: int = 2_000_000, deadline: float | None = None
+) -> SearchOutcome:
+    """Explore every execution of `program`; report one shortest witness per finding kind.
+    Past `max_states` states or the `deadline` (time.monotonic()) the outcome is incomplete."""
     sem = Semantics(program)
     parent: dict[State, tuple[State, Label] | None] = {}
     queue: deque[State] = deque()
@@ -99,5 +103,8 @@ def search(program: Program, max_states: int = 2_000_000) -> SearchOutcome:
                 queue.append(nxt)
         if len(parent) > max_states:
             return SearchOutcome(witnesses, len(parent), False, f"more than {max_states} states",
+                                 frozenset(maintained))
+        if deadline is not None and time.monotonic() > deadline:
+            return SearchOutcome(witnesses, len(parent), False, "out of time",
                                  frozenset(maintained))
     return SearchOutcome(witnesses, len(parent), True, "", frozenset(maintained))

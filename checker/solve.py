@@ -7,6 +7,7 @@ deterministic (reusing one solver was up to 15x slower here: docs/engines.md).
 
 from __future__ import annotations
 
+import time
 from collections import deque
 
 import z3
@@ -22,16 +23,21 @@ from checker.semantics import Finding, Label, Semantics
 KINDS = ("stale_read", "use_after_unmap", "deadlock", "lost_write")
 
 
-def search_z3(program: Program, timeout_ms: int = 0, maintenance: bool = True) -> SearchOutcome:
+def search_z3(
+    program: Program, deadline: float | None = None, maintenance: bool = True
+) -> SearchOutcome:
     """Decide, for each kind, whether some execution shows it; a witness for those that do."""
     layout = Layout(program)
     shape = Shape(program, layout)
     unrolled = unroll(program, layout, shape)
-    queries = _Queries(unrolled.constraints, timeout_ms)
+    queries = _Queries(unrolled.constraints, deadline)
     sem = Semantics(program)
     # Vacuity: the unrolling must have executions at all, or every answer below would be
     # a meaningless "never" (perf-notes.md: an encoding bug once made every model safe).
-    if queries.ask(z3.BoolVal(True)) != z3.sat:
+    vacuity = queries.ask(z3.BoolVal(True))
+    if vacuity == z3.unknown:
+        return SearchOutcome({}, unrolled.bound, False, f"the solver gave up: {queries.reason}")
+    if vacuity == z3.unsat:
         raise DecodeError("the unrolling has no execution: an encoding bug")
     nodes = program.threads[0].nodes if program.threads else ()
     can_block = any(n.kind in ("wait", "lock") for n in nodes)
@@ -69,17 +75,21 @@ class _Queries:
     """Each question to a fresh solver: on this encoding, reusing one solver (with
     assumption literals or push/pop) was up to 15x slower (docs/engines.md)."""
 
-    def __init__(self, constraints: list, timeout_ms: int) -> None:
+    def __init__(self, constraints: list, deadline: float | None) -> None:
         self.constraints = constraints
-        self.timeout_ms = timeout_ms
+        self.deadline = deadline  # time.monotonic() past which every answer is unknown
         self.model: z3.ModelRef | None = None
         self.reason = ""
 
     def ask(self, goal: z3.BoolRef) -> z3.CheckSatResult:
         solver = z3.SolverFor("QF_FD")
         solver.set("random_seed", 0)
-        if self.timeout_ms:
-            solver.set("timeout", self.timeout_ms)
+        if self.deadline is not None:
+            left_ms = int((self.deadline - time.monotonic()) * 1000)
+            if left_ms <= 0:
+                self.reason = "out of time"
+                return z3.unknown
+            solver.set("timeout", left_ms)
         solver.add(*self.constraints)
         solver.add(goal)
         answer = solver.check()

@@ -102,3 +102,19 @@ def test_a_closed_pipe_is_not_a_traceback() -> None:
     stderr = proc.stderr.read()
     assert proc.wait() in (0, 141)  # 0 if all the output fit in the pipe before it closed
     assert "Traceback" not in stderr
+
+
+def test_a_check_out_of_time_is_inconclusive_and_the_run_goes_on(in_repo: Path) -> None:
+    for engine in ("explicit", "z3"):
+        code, out, _ = status(["specs/set_bit_to_user.flow", "--arch", "x86,arm_v6",
+                               "--timeout", "0", "--engine", engine])
+        assert code == 3, engine
+        assert out.count("inconclusive (") == 8  # every check reported, none called safe
+        assert "8 checks: 0 as expected, 0 unexpected, 8 inconclusive" in out
+
+
+def test_a_generous_timeout_changes_nothing(in_repo: Path) -> None:
+    code, out, _ = status(["-q", "specs/set_bit_to_user.flow", "--arch", "arm_v6",
+                           "--timeout", "60"])
+    assert code == 0
+    assert out.endswith("4 checks: 4 as expected, 0 unexpected, 0 inconclusive\n")
