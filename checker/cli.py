@@ -17,6 +17,7 @@ from checker.check import ENGINES, CheckOptions, CheckResult, check
 from checker.encode import DecodeError
 from checker.errors import FlowError
 from checker.load import check_protocol_on_arch, load_files, select_arches
+from checker.report.json import render_json
 from checker.report.text import render_result, summary_lines
 from checker.trace import ReplayError
 
@@ -37,6 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="print only the summary lines"
+    )
+    parser.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text (traces and summary lines) or json (one document with everything)",
     )
     parser.add_argument(
         "--engine",
@@ -78,7 +85,7 @@ def run(argv: Sequence[str], out=sys.stdout, err=sys.stderr) -> int:
                 check_protocol_on_arch(protocol, arch, loaded.library)
                 result = check(protocol, arch, options)
                 results.append(result)
-                if not args.quiet:
+                if not args.quiet and args.format == "text":
                     print("\n".join(render_result(result, sources)), file=out)
     except FlowError as error:
         print(error.render(sources), file=err)
@@ -86,19 +93,24 @@ def run(argv: Sequence[str], out=sys.stdout, err=sys.stderr) -> int:
     except (ReplayError, DecodeError) as error:
         print(f"internal error: a counterexample did not replay: {error}", file=err)
         return EXIT_INTERNAL
-    for line in summary_lines(results):
-        print(line, file=out)
-    return exit_status(results, out)
+    if args.format == "json":
+        print(render_json(results, sources), file=out)
+    else:
+        for line in summary_lines(results):
+            print(line, file=out)
+    return exit_status(results, out if args.format == "text" else None)
 
 
 def exit_status(results: list[CheckResult], out) -> int:
+    """The exit status of a run; with `out`, also print the closing count."""
     mismatched = [r for r in results if r.complete and not r.matches]
     inconclusive = [r for r in results if not r.complete]
-    print(
-        f"{len(results)} checks: {len(results) - len(mismatched) - len(inconclusive)} as "
-        f"expected, {len(mismatched)} unexpected, {len(inconclusive)} inconclusive",
-        file=out,
-    )
+    if out is not None:
+        print(
+            f"{len(results)} checks: {len(results) - len(mismatched) - len(inconclusive)} as "
+            f"expected, {len(mismatched)} unexpected, {len(inconclusive)} inconclusive",
+            file=out,
+        )
     if mismatched:
         return EXIT_MISMATCH
     if inconclusive:

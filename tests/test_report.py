@@ -49,3 +49,24 @@ def test_same_input_same_bytes_across_processes(in_repo: Path) -> None:
         )
         outputs.add((engine, proc.returncode, proc.stdout))
     assert len(outputs) == 2  # one output per engine (each engine may pick other traces)
+
+
+def test_json_report_holds_what_the_text_report_says(in_repo: Path) -> None:
+    import json
+
+    out = io.StringIO()
+    code = run(["specs/set_bit_to_user.flow", "--arch", "arm_v6,parisc", "--format", "json"],
+               out, io.StringIO())
+    document = json.loads(out.getvalue())
+    assert code == 0
+    assert document["summary"] == {"checks": 8, "as_expected": 8, "unexpected": 0,
+                                   "inconclusive": 0}
+    by_name = {(c["protocol"], c["arch"]): c for c in document["checks"]}
+    stale = by_name[("set_bit_to_user", "arm_v6")]
+    assert stale["found"] == ["stale_read"] and stale["as_expected"]
+    last = stale["traces"]["stale_read"]["steps"][-1]
+    assert last["findings"] == ["stale_read"] and last["statement"] == "read qemu[0]"
+    assert last["at"].startswith("specs/set_bit_to_user.flow:")
+    double = by_name[("set_bit_to_user_quiescent_flushed", "parisc")]["redundant"]
+    assert [r["statement"] for r in double] == ["kunmap_atomic(k)", "flush_dcache_page(log)"]
+    assert double[0]["not_together_with"] == [double[1]["at"]]

@@ -1,0 +1,81 @@
+"""JSON reports: the same content as the text report, as data for other tools (CI bots,
+editors), with full `path:line:col` locations. Keys are sorted and there are no timings, so
+the same input gives the same bytes."""
+
+from __future__ import annotations
+
+import json
+
+from checker.check import CheckResult
+from checker.report.text import TraceRenderer
+from checker.source import SourceText
+from checker.trace import Trace
+
+
+def trace_data(renderer: TraceRenderer, trace: Trace) -> dict:
+    renderer.writes = {0: "the initial value"}
+    steps = []
+    for number, step in enumerate(trace.steps, 1):
+        label = step.label
+        entry: dict = {"step": number}
+        if label.actor < 0:
+            entry.update(thread=None, event=renderer.env_text(label.choice))
+        else:
+            node = renderer.nodes[label.node]
+            entry.update(thread=renderer.thread_name(label.actor), at=str(node.origin),
+                         statement=renderer.statement_text(node.origin))
+            if node.span != node.origin:
+                entry.update(operation=node.text, operation_at=str(node.span))
+            if node.kind == "test":
+                entry["condition"] = bool(label.choice[1])
+        entry["changes"] = renderer.changes(number, step)
+        entry["findings"] = sorted(f.kind for f in step.findings)
+        steps.append(entry)
+    return {
+        "start": renderer.start_text(trace.start).removeprefix("start: "),
+        "steps": steps,
+        "finding": " ".join(line.strip() for line in renderer.conclusion(trace)),
+    }
+
+
+def result_data(result: CheckResult, sources: dict[str, SourceText]) -> dict:
+    data: dict = {
+        "protocol": result.protocol.name,
+        "arch": result.arch.name,
+        "engine": result.engine,
+        "complete": result.complete,
+        "found": sorted(result.kinds) if result.complete else None,
+        "expected": sorted(result.expected),
+        "as_expected": result.matches,
+    }
+    if not result.complete:
+        data["reason"] = result.reason
+    if result.program is not None:
+        renderer = TraceRenderer(result.program, sources)
+        data["traces"] = {kind: trace_data(renderer, trace)
+                          for kind, trace in sorted(result.traces.items())}
+        data["redundant"] = [
+            {
+                "at": str(r.statement),
+                "statement": renderer.statement_text(r.statement),
+                "not_together_with": [str(s) for s in r.depends_on],
+                "not_all_together_with": [str(s) for s in r.group],
+            }
+            for r in result.redundant
+        ]
+    return data
+
+
+def render_json(results: list[CheckResult], sources: dict[str, SourceText]) -> str:
+    mismatched = sum(1 for r in results if r.complete and not r.matches)
+    inconclusive = sum(1 for r in results if not r.complete)
+    document = {
+        "checks": [result_data(r, sources) for r in results],
+        "summary": {
+            "checks": len(results),
+            "as_expected": len(results) - mismatched - inconclusive,
+            "unexpected": mismatched,
+            "inconclusive": inconclusive,
+        },
+    }
+    return json.dumps(document, indent=2, sort_keys=True)
