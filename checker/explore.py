@@ -55,7 +55,7 @@ def search(
             queue.append(start)
     witnesses: dict[str, Witness] = {}
     maintained: set = set()
-    nodes = program.threads[0].nodes if program.threads else ()
+    nodes = program.nodes
 
     def path(state: State) -> tuple[State, tuple[Label, ...]]:
         labels: list[Label] = []

@@ -341,9 +341,7 @@ def lower(
         _scan_mmaps(thread.body, frame)
         entry = b.block(thread.body, frame, END)
         threads.append((thread, entry))
-    # The threads' nodes share one numbering.
-    nodes = tuple(b.nodes)
-    codes = tuple(ThreadCode(t.name, t.is_device, nodes, entry) for t, entry in threads)
+    codes = tuple(ThreadCode(t.name, t.is_device, entry) for t, entry in threads)
     vipt = [level.colours for level in arch.levels if level.indexing == "vipt"]
     levels = tuple(
         Level(lv.name, lv.indexing, lv.colours, lv.write_back, lv.victim_fill) for lv in arch.levels
@@ -355,6 +353,7 @@ def lower(
         pages=tuple(b.pages),
         handles=tuple(b.handles),
         aliases=tuple(b.aliases),
+        nodes=tuple(b.nodes),
         registers=tuple(b.registers),
         initial_registers=tuple(b.initial),
         threads=codes,

@@ -7,6 +7,7 @@ keyed by colour (VIPT), by alias (VIVT) or by nothing (PIPT).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from checker.program import Program
@@ -89,23 +90,24 @@ class Layout:
         width = self.level_width[level]
         return self.level_base[level] + (self.line_offset[page] + line) * width + key
 
-    def alias_colour(self, state: State, alias: int) -> int:
+    def alias_colour(self, hcol: Sequence[int], alias: int) -> int:
+        """The colour of an alias, given the handles' colours (the linear alias has 0)."""
         handle = self.program.aliases[alias].handle
-        return 0 if handle < 0 else state.hcol[handle]
+        return 0 if handle < 0 else hcol[handle]
 
-    def alias_slot(self, state: State, level: int, alias: int, line: int) -> int:
-        """The slot an access through `alias` uses at `level`."""
+    def alias_slot(self, hcol: Sequence[int], level: int, alias: int, line: int) -> int:
+        """The slot an access through `alias` uses at `level` (`hcol`: handle colours)."""
         page = self.program.aliases[alias].page
         indexing = self.program.levels[level].indexing
         if indexing == "pipt":
             key = 0
         elif indexing == "vipt":
-            key = self.alias_colour(state, alias) % self.level_width[level]
+            key = self.alias_colour(hcol, alias) % self.level_width[level]
         else:
             key = alias
         return self.slot(level, page, line, key)
 
-    def outer_slot(self, state: State, slot: int) -> int:
+    def outer_slot(self, hcol: Sequence[int], slot: int) -> int:
         """Where a line leaving `slot` goes one level out (the next level must exist).
 
         The resolver guarantees VIVT levels are innermost and that an outer VIPT level's
@@ -119,7 +121,7 @@ class Layout:
         elif indexing == "vivt":
             key = info.key
         elif self.program.levels[info.level].indexing == "vivt":
-            key = self.alias_colour(state, info.key) % self.level_width[outer]
+            key = self.alias_colour(hcol, info.key) % self.level_width[outer]
         else:
             key = info.key % self.level_width[outer]
         return self.slot(outer, info.page, info.line, key)

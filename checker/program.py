@@ -95,9 +95,10 @@ class AliasInfo:
 
 @dataclass(frozen=True)
 class ThreadCode:
+    """A thread: its first node in Program.nodes (each node belongs to one thread)."""
+
     name: str
     is_device: bool
-    nodes: tuple[Node, ...]
     entry: int
 
 
@@ -117,6 +118,7 @@ class Program:
     pages: tuple[PageInfo, ...]
     handles: tuple[HandleInfo, ...]
     aliases: tuple[AliasInfo, ...]
+    nodes: tuple[Node, ...]  # every thread's nodes, in one numbering
     registers: tuple[str, ...]  # display names
     initial_registers: tuple[int, ...]  # register -> handle (-1: unbound)
     threads: tuple[ThreadCode, ...]

@@ -7,7 +7,7 @@ import dataclasses
 from checker import model
 from checker import syntax as st
 from checker.errors import FlowError
-from checker.resolve_body import Binding, Body, count, resolve_body, suggest
+from checker.resolve_body import Binding, Body, count, resolve_body, suggest, unique_options
 from checker.source import Span
 
 BUILTIN_PREFIX = "<builtin>/"
@@ -228,11 +228,7 @@ def _level(decl: st.CacheDecl) -> model.CacheLevel:
         raise FlowError(
             decl.indexing.span, f"unknown indexing '{indexing}': expected pipt, vipt or vivt"
         )
-    options: dict[str, st.Option] = {}
-    for option in decl.options:
-        if option.kind in options:
-            raise FlowError(option.span, f"'{option.kind}' is given twice")
-        options[option.kind] = option
+    options = unique_options(decl.options)
     if "write_back" in options and "write_through" in options:
         raise FlowError(
             options["write_through"].span, "a level is write_back or write_through, not both"

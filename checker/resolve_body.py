@@ -69,6 +69,16 @@ def suggest(name: str, candidates: list[str] | set[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
+def unique_options(options: tuple[st.Option, ...] | list[st.Option]) -> dict[str, st.Option]:
+    """The options of a `page` or `cache` line by kind; one given twice is an error."""
+    seen: dict[str, st.Option] = {}
+    for option in options:
+        if option.kind in seen:
+            raise FlowError(option.span, f"'{option.kind}' is given twice")
+        seen[option.kind] = option
+    return seen
+
+
 def count(number: st.Number, what: str) -> int:
     """A count written in the input: between 1 and MAX_COUNT."""
     if not 1 <= number.value <= MAX_COUNT:

@@ -7,7 +7,7 @@ from collections.abc import Collection
 from checker import model
 from checker import syntax as st
 from checker.errors import FlowError
-from checker.resolve_body import Binding, Body, count, resolve_body, suggest
+from checker.resolve_body import Binding, Body, count, resolve_body, suggest, unique_options
 from checker.source import Span
 
 
@@ -63,11 +63,7 @@ def _doc(block: st.ProtocolBlock) -> str:
 
 
 def _page(decl: st.PageDecl) -> model.Page:
-    seen: dict[str, st.Option] = {}
-    for option in decl.options:
-        if option.kind in seen:
-            raise FlowError(option.span, f"'{option.kind}' is given twice")
-        seen[option.kind] = option
+    seen = unique_options(decl.options)
     if "anon" in seen and "file" in seen:
         later = max(seen["anon"], seen["file"], key=lambda option: option.span)
         raise FlowError(later.span, "a page is anon or file, not both")

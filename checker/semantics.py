@@ -90,7 +90,7 @@ class Semantics:
     def __init__(self, program: Program) -> None:
         self.program = program
         self.layout = Layout(program)
-        self.nodes: tuple[Node, ...] = program.threads[0].nodes if program.threads else ()
+        self.nodes: tuple[Node, ...] = program.nodes
         self.words = program.total_words
 
     # -- start -----------------------------------------------------------------------------
@@ -152,7 +152,7 @@ class Semantics:
             if h.declared:
                 for level in range(len(p.levels)):
                     for line in range(p.lines(h.page)):
-                        slots.add(lay.alias_slot(state, level, h.alias, line))
+                        slots.add(lay.alias_slot(state.hcol, level, h.alias, line))
         return slots
 
     def _settle_all(self, state: State) -> list[State]:
@@ -191,7 +191,7 @@ class Semantics:
         for alias in self._speculative_aliases(state):
             page = self.program.aliases[alias].page
             for line in range(self.program.lines(page)):
-                slot = self.layout.alias_slot(state, 0, alias, line)
+                slot = self.layout.alias_slot(state.hcol, 0, alias, line)
                 if state.cache[slot] is None:
                     w = _Work(state)
                     w.cache[slot] = (False, self._fetch(w, alias, line, 1))
@@ -408,22 +408,18 @@ class Semantics:
     def _fetch(self, w: _Work, alias: int, line: int, start: int) -> tuple[int, ...]:
         """The line as the nearest level from `start` outward (or memory) holds it."""
         for level in range(start, len(self.program.levels)):
-            held = w.cache[self.layout.alias_slot(self._state_view(w), level, alias, line)]
+            held = w.cache[self.layout.alias_slot(w.hcol, level, alias, line)]
             if held is not None:
                 return held[1]
         page = self.program.aliases[alias].page
         words = [w.mem[i] for i in self.layout.line_words(page, line)]
         return tuple(words + [0] * (self.program.line_words - len(words)))
 
-    def _state_view(self, w: _Work) -> State:
-        # alias_slot only reads hcol; a light stand-in avoids freezing the whole state.
-        return _HcolView(w.hcol)  # type: ignore[return-value]
-
     def _cpu_read(self, w: _Work, t: int, pc: int, alias: int, page: int, index: int) -> None:
         lw = self.program.line_words
         line, offset = divmod(index, lw)
         if self.program.levels:
-            slot = self.layout.alias_slot(self._state_view(w), 0, alias, line)
+            slot = self.layout.alias_slot(w.hcol, 0, alias, line)
             held = w.cache[slot]
             if held is None:
                 held = (False, self._fetch(w, alias, line, 1))
@@ -450,9 +446,8 @@ class Semantics:
         word = self.layout.word_offset[page] + index
         value = self._new_write(w, t, word)
         line, offset = divmod(index, self.program.line_words)
-        view = self._state_view(w)
         for level, info in enumerate(self.program.levels):
-            slot = self.layout.alias_slot(view, level, alias, line)
+            slot = self.layout.alias_slot(w.hcol, level, alias, line)
             held = w.cache[slot]
             if info.write_back:
                 data = held[1] if held is not None else self._fetch(w, alias, line, level + 1)
@@ -500,7 +495,7 @@ class Semantics:
         if held[0]:
             self._write_out(w, slot, held[1])
         elif not last_level and self.program.levels[info.level + 1].victim_fill:
-            outer = self.layout.outer_slot(self._state_view(w), slot)
+            outer = self.layout.outer_slot(w.hcol, slot)
             if w.cache[outer] is not None and w.cache[outer][0]:
                 self._evict(w, outer)
             w.cache[outer] = (False, held[1])
@@ -509,10 +504,9 @@ class Semantics:
         """A dirty line leaving `slot`: installed dirty in the next write-back level, passing
         through write-through levels (which update a present line and never hold a dirty
         one), or written to memory."""
-        view = self._state_view(w)
         info = self.layout.slots[slot]
         for level in range(info.level + 1, len(self.program.levels)):
-            slot = self.layout.outer_slot(view, slot)
+            slot = self.layout.outer_slot(w.hcol, slot)
             if self.program.levels[level].write_back:
                 w.cache[slot] = (True, data)
                 return
@@ -524,7 +518,6 @@ class Semantics:
     def _target_slots(self, w: _Work, t: int, pc: int, node: Node) -> tuple[list[int], list[int]]:
         """The aliases and, per level, the slots an alias set reaches."""
         p, lay = self.program, self.layout
-        view = self._state_view(w)
         if node.target == "mapping" and node.op == "purge_tlb":
             # Dropping a translation is no use of the handle: the kernel purges after it
             # clears the PTE. It neither checks the handle nor loads the entry.
@@ -549,7 +542,7 @@ class Semantics:
         for level in range(len(p.levels)):
             for alias in aliases:
                 for line in range(p.lines(page)):
-                    slot = lay.alias_slot(view, level, alias, line)
+                    slot = lay.alias_slot(w.hcol, level, alias, line)
                     if slot not in slots:
                         slots.append(slot)
         return aliases, slots
@@ -572,15 +565,6 @@ class Semantics:
         if node.op in ("invalidate", "flush"):
             for slot in slots:
                 w.cache[slot] = None
-
-
-class _HcolView:
-    """Stands in for a State where only the handle colours are read."""
-
-    __slots__ = ("hcol",)
-
-    def __init__(self, hcol: list[int]) -> None:
-        self.hcol = hcol
 
 
 def _set(data: tuple[int, ...], offset: int, value: int) -> tuple[int, ...]:

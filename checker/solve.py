@@ -39,7 +39,7 @@ def search_z3(
         return SearchOutcome({}, unrolled.bound, False, f"the solver gave up: {queries.reason}")
     if vacuity == z3.unsat:
         raise DecodeError("the unrolling has no execution: an encoding bug")
-    nodes = program.threads[0].nodes if program.threads else ()
+    nodes = program.nodes
     can_block = any(n.kind in ("wait", "lock") for n in nodes)
     witnesses: dict[str, Witness] = {}
     kinds = [k for k in KINDS if k != "deadlock" or can_block]  # a thread that never

@@ -41,10 +41,10 @@ def _program(tmp_path: Path, arch: str, drop: frozenset[Span] = frozenset()):
 
 def walk(program) -> list:
     """The nodes of the first thread in execution order (first branch of each choice)."""
-    code, out, pc = program.threads[0], [], program.threads[0].entry
+    out, pc = [], program.threads[0].entry
     while pc != -1:
-        out.append(code.nodes[pc])
-        pc = code.nodes[pc].next[0]
+        out.append(program.nodes[pc])
+        pc = program.nodes[pc].next[0]
     return out
 
 
@@ -70,13 +70,13 @@ def test_a_call_with_no_effect_is_one_visible_step(tmp_path: Path) -> None:
 def test_repeat_unrolls_and_either_chooses(tmp_path: Path) -> None:
     program = _program(tmp_path, "base")
     assert kinds(program).count("write") == 3
-    choice = next(n for n in program.threads[0].nodes if n.kind == "choice")
+    choice = next(n for n in program.nodes if n.kind == "choice")
     assert len(choice.next) == 2
 
 
 def test_dropped_statements_lose_their_maintenance_only(tmp_path: Path) -> None:
     full = _program(tmp_path, "child")
-    origin = next(n.origin for n in full.threads[0].nodes if n.kind == "maint")
+    origin = next(n.origin for n in full.nodes if n.kind == "maint")
     dropped = _program(tmp_path, "child", frozenset({origin}))
     assert kinds(dropped).count("maint") == 0
     assert kinds(dropped).count("write") == 3

@@ -37,7 +37,7 @@ class Shape:
     def __init__(self, program: Program, layout: Layout) -> None:
         self.program = program
         self.layout = layout
-        nodes = program.threads[0].nodes if program.threads else ()
+        nodes = program.nodes
         self.end_pc = len(nodes)  # how END is written in a pc bit-vector
         self.no_handle = len(program.handles)
         self.no_thread = len(program.threads)
@@ -154,7 +154,7 @@ def _cond_flags(cond) -> set[tuple[int, str]]:
 
 def _count_writes(program: Program) -> int:
     """An upper bound on the write ids one execution makes (each node runs at most once)."""
-    nodes = program.threads[0].nodes if program.threads else ()
+    nodes = program.nodes
     total = 0
     for node in nodes:
         if node.kind in ("write", "dma_write"):

@@ -42,7 +42,7 @@ def _max(a, b):
 class StepEncoder:
     def __init__(self, program: Program, layout: Layout, shape: Shape) -> None:
         self.p, self.lay, self.sh = program, layout, shape
-        self.nodes: tuple[Node, ...] = program.threads[0].nodes if program.threads else ()
+        self.nodes: tuple[Node, ...] = program.nodes
         self.reg_handles = _possible_handles(program)
         self.settle_paths: dict[int, list[tuple[int, tuple[tuple[int, int], ...]]]] = {}
 
@@ -445,7 +445,7 @@ def _possible_handles(program: Program) -> list[list[int]]:
     for reg, h in enumerate(program.initial_registers):
         if h < 0:
             holds[reg] = {-1}
-    nodes = program.threads[0].nodes if program.threads else ()
+    nodes = program.nodes
     changed = True
     while changed:
         changed = False

@@ -25,7 +25,7 @@ SILENT = ("move", "choice")
 
 def thread_nodes(program: Program, t: int) -> list[int]:
     """The non-silent nodes thread t can stand at."""
-    nodes = program.threads[t].nodes
+    nodes = program.nodes
     seen: set[int] = set()
     stack = [program.threads[t].entry]
     while stack:
@@ -39,19 +39,16 @@ def thread_nodes(program: Program, t: int) -> list[int]:
 
 def step_bound(program: Program) -> int:
     """The most thread steps one execution can take."""
-    total = 0
-    for code in program.threads:
-        nodes = code.nodes
+    nodes = program.nodes
 
-        @functools.cache
-        def longest(pc: int, nodes=nodes) -> int:
-            if pc == END:
-                return 0
-            here = 0 if nodes[pc].kind in SILENT else 1
-            return here + max(longest(n) for n in nodes[pc].next)
+    @functools.cache
+    def longest(pc: int) -> int:
+        if pc == END:
+            return 0
+        here = 0 if nodes[pc].kind in SILENT else 1
+        return here + max(longest(n) for n in nodes[pc].next)
 
-        total += longest(code.entry)
-    return total
+    return sum(longest(code.entry) for code in program.threads)
 
 
 @dataclass
@@ -80,8 +77,7 @@ def unroll(program: Program, layout: Layout, shape: Shape) -> Unrolling:
     per_thread = [thread_nodes(program, t) for t in range(n_threads)]
     # The `either` path variable must hold every path number (a narrower one wraps around
     # and silently loses paths: a vacuous "safe").
-    widest = max([len(enc.paths(n)) for code in program.threads for n in range(len(code.nodes))
-                  for n in code.nodes[n].next] or [1])
+    widest = max([len(enc.paths(nxt)) for node in program.nodes for nxt in node.next] or [1])
     choice_bits = shape_bits(widest)
     ran: dict[int, list] = {}
     for k in range(bound + 1):
@@ -109,7 +105,7 @@ def unroll(program: Program, layout: Layout, shape: Shape) -> Unrolling:
                 at = e[shape.pc[t]] == enc.pc_val(pc)
                 can.append(z3.And(at, enc.enabled(e, t, pc)))
                 here = z3.And(sel == t, at)
-                if program.threads[t].nodes[pc].kind == "maint":
+                if program.nodes[pc].kind == "maint":
                     ran.setdefault(pc, []).append(here)
                 node_cases = enc.cases(e, t, pc, v)
                 constraints.append(z3.Implies(here, z3.Or([c.guard for c in node_cases])))

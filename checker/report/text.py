@@ -34,7 +34,7 @@ class TraceRenderer:
         self.p = program
         self.sources = sources
         self.layout = Layout(program)
-        self.nodes: tuple[Node, ...] = program.threads[0].nodes if program.threads else ()
+        self.nodes: tuple[Node, ...] = program.nodes
         self.writes: dict[int, str] = {0: "the initial value"}
 
     # -- names -----------------------------------------------------------------------------
