@@ -13,10 +13,12 @@ import os
 import sys
 from collections.abc import Sequence
 
-from checker.check import ENGINES, CheckOptions, CheckResult, check
+from checker.check import ENGINES, CheckOptions, CheckResult
 from checker.encode import DecodeError
 from checker.errors import FlowError
-from checker.load import check_protocol_on_arch, load_files, select_arches
+from checker.jobs import run_checks
+from checker.load import Loaded, check_protocol_on_arch, load_files, select_arches
+from checker.report.arches import list_arches, show_arch
 from checker.report.json import render_json
 from checker.report.text import render_result, summary_lines
 from checker.trace import ReplayError
@@ -29,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="check",
         description="Check cache-flush protocols (.flow files) on kernel arch models.",
     )
-    parser.add_argument("files", nargs="+", metavar="FILE", help=".flow files to check")
+    parser.add_argument("files", nargs="*", metavar="FILE", help=".flow files to check")
     parser.add_argument(
         "--arch",
         default=None,
@@ -66,27 +68,53 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="give up (inconclusive) after exploring N states of one check",
     )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run N checks at a time in worker processes (0: one per CPU); the output is the "
+        "same whatever N is",
+    )
+    parser.add_argument(
+        "--list-arches",
+        action="store_true",
+        help="list the arches (built-in, and those in the given files) and exit",
+    )
+    parser.add_argument(
+        "--show-arch",
+        metavar="NAME",
+        help="print one arch as resolved, inherited functions and their citations included",
+    )
     return parser
 
 
 def run(argv: Sequence[str], out=sys.stdout, err=sys.stderr) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.files and not (args.list_arches or args.show_arch):
+        parser.error("give at least one FILE to check (or --list-arches, --show-arch NAME)")
+    if args.jobs < 0:
+        parser.error("--jobs must be 0 (one per CPU) or more")
     sources = {}
     try:
         loaded = load_files(list(args.files))
         sources = loaded.sources
+        if args.list_arches or args.show_arch:
+            return describe_arches(loaded, args, out)
         arch_names = select_arches(loaded.library, args.arch)
         options = CheckOptions(engine=args.engine, max_states=args.max_states,
                                timeout=args.timeout)
-        results: list[CheckResult] = []
-        for protocol in loaded.library.protocols:
+        pairs = []
+        for index, protocol in enumerate(loaded.library.protocols):
             for name in arch_names:
-                arch = loaded.library.arches[name]
-                check_protocol_on_arch(protocol, arch, loaded.library)
-                result = check(protocol, arch, options)
-                results.append(result)
-                if not args.quiet and args.format == "text":
-                    print("\n".join(render_result(result, sources)), file=out)
+                check_protocol_on_arch(protocol, loaded.library.arches[name], loaded.library)
+                pairs.append((index, name))
+        results: list[CheckResult] = []
+        for result in run_checks(loaded, list(args.files), pairs, options, args.jobs):
+            results.append(result)
+            if not args.quiet and args.format == "text":
+                print("\n".join(render_result(result, sources)), file=out)
     except FlowError as error:
         print(error.render(sources), file=err)
         return EXIT_INPUT
@@ -99,6 +127,19 @@ def run(argv: Sequence[str], out=sys.stdout, err=sys.stderr) -> int:
         for line in summary_lines(results):
             print(line, file=out)
     return exit_status(results, out if args.format == "text" else None)
+
+
+def describe_arches(loaded: Loaded, args: argparse.Namespace, out) -> int:
+    """--list-arches and --show-arch."""
+    library = loaded.library
+    if args.show_arch:
+        select_arches(library, args.show_arch)  # a located error for an unknown name
+        if "," in args.show_arch:
+            raise FlowError(None, "--show-arch takes one arch name")
+        print("\n".join(show_arch(library, args.show_arch.strip(), loaded.sources)), file=out)
+    else:
+        print("\n".join(list_arches(library, select_arches(library, args.arch))), file=out)
+    return EXIT_OK
 
 
 def exit_status(results: list[CheckResult], out) -> int:

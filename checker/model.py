@@ -353,6 +353,7 @@ class Arch:
 
     name: str
     doc: str
+    kernel: str  # the kernel version the model follows (`kernel "v5.0"`), inherited
     levels: tuple[CacheLevel, ...]
     speculative_fill: SpeculativeFill
     dma_coherent: bool

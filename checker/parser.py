@@ -156,6 +156,9 @@ class _Builder(Transformer):
     def doc(self, meta, children) -> st.DocDecl:
         return st.DocDecl(_unquote(str(children[0])), self._span(meta))
 
+    def kernel(self, meta, children) -> st.KernelDecl:
+        return st.KernelDecl(_unquote(str(children[0])), self._span(meta))
+
     # -- arch items -------------------------------------------------------------------------
 
     def cache(self, meta, children) -> st.CacheDecl:

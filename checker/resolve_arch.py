@@ -93,6 +93,8 @@ def _build(block: st.ArchBlock, parent: model.Arch | None) -> model.Arch:
         seen[key] = item.span
         if isinstance(item, st.DocDecl):
             arch = dataclasses.replace(arch, doc=item.text)
+        elif isinstance(item, st.KernelDecl):
+            arch = dataclasses.replace(arch, kernel=item.version)
         elif isinstance(item, st.SettingDecl):
             arch = dataclasses.replace(arch, **{item.setting: _setting(item)})
         elif item.is_hook:
@@ -111,6 +113,7 @@ def _root(block: st.ArchBlock) -> model.Arch:
     return model.Arch(
         name=block.name.text,
         doc="",
+        kernel="",
         levels=(),
         speculative_fill="no",
         dma_coherent=True,
@@ -125,6 +128,8 @@ def _root(block: st.ArchBlock) -> model.Arch:
 def _item_key(item: st.ArchItem) -> str:
     if isinstance(item, st.DocDecl):
         return "doc"
+    if isinstance(item, st.KernelDecl):
+        return "kernel"
     if isinstance(item, st.SettingDecl):
         return item.setting
     assert isinstance(item, st.FnDecl)

@@ -235,6 +235,14 @@ class DocDecl:
 
 
 @dataclass(frozen=True)
+class KernelDecl:
+    """`kernel "v5.0"`: the kernel version an arch model follows (shown by --list-arches)."""
+
+    version: str
+    span: Span
+
+
+@dataclass(frozen=True)
 class Option:
     """One word of a cache or page declaration (`write_back`, `highmem`, ...), with its number
     for those that take one (`colours N`, `line_words N`, `words N`)."""
@@ -280,7 +288,7 @@ class FnDecl:
     span: Span
 
 
-ArchItem = Union[DocDecl, CacheDecl, SettingDecl, FnDecl]
+ArchItem = Union[DocDecl, KernelDecl, CacheDecl, SettingDecl, FnDecl]
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,7 @@ def arches(draw, max_levels: int = 1) -> m.Arch:
     if draw(st.booleans()):
         hooks["user_map"] = m.Function("user_map", (m.Param("p", "page"),), False,
                                        _body(draw, "p", None), "rand", S)
-    return m.Arch("rand", "", tuple(levels), draw(st.sampled_from(["no", "yes", "tlb"])),
+    return m.Arch("rand", "", "", tuple(levels), draw(st.sampled_from(["no", "yes", "tlb"])),
                   draw(st.booleans()), fns, hooks, None, False, S)
 
 

@@ -118,3 +118,52 @@ def test_a_generous_timeout_changes_nothing(in_repo: Path) -> None:
                            "--timeout", "60"])
     assert code == 0
     assert out.endswith("4 checks: 4 as expected, 0 unexpected, 0 inconclusive\n")
+
+
+def test_list_arches_names_every_arch_with_version_and_geometry() -> None:
+    code, out, err = status(["--list-arches"])
+    assert code == 0 and not err
+    from checker.load import load_files
+
+    library = load_files([]).library
+    for name, arch in library.arches.items():
+        assert f"{name}  ({arch.kernel})" in out
+        assert arch.kernel, f"{name} states no kernel version"
+    assert "L1 VIPT 4 colours write-back; speculative fill through TLB entries" in out
+
+
+def test_list_arches_includes_the_arches_of_given_files(tmp_path: Path) -> None:
+    path = tmp_path / "mine.flow"
+    path.write_text(WRONG_EXPECT, encoding="utf-8")
+    code, out, _ = status([str(path), "--list-arches", "--arch", "vipt2"])
+    assert code == 0
+    assert out.splitlines()[0] == "vipt2  (kernel version not given)  [mine.flow]"
+    assert "L1 VIPT 2 colours write-back" in out
+
+
+def test_show_arch_quotes_inherited_functions_with_their_citations() -> None:
+    code, out, _ = status(["--show-arch", "parisc"])
+    assert code == 0
+    assert out.startswith("arch parisc extends generic\n")
+    # An override is quoted from parisc.flow with the comment that cites the kernel ...
+    assert "// defined in parisc, <builtin>/parisc.flow:" in out
+    assert "flush_kernel_dcache_page_addr" in out
+    # ... and an inherited function from generic.flow, body and citation.
+    at = out.index("// inherited from generic, <builtin>/generic.flow:")
+    assert "include/linux/mm.h page_address" in out[at:]
+    assert "on user_unmap(p: page) { flush_cache_range(p) }" in out
+
+
+def test_show_arch_unknown_name_is_an_input_error() -> None:
+    code, out, err = status(["--show-arch", "pa_risc"])
+    assert code == 2 and not out
+    assert "unknown arch 'pa_risc'" in err
+
+
+def test_no_file_and_nothing_to_list_is_a_usage_error(capsys) -> None:
+    import pytest
+
+    with pytest.raises(SystemExit) as exit_info:
+        run([])
+    assert exit_info.value.code == 2
+    assert "give at least one FILE" in capsys.readouterr().err

@@ -70,3 +70,17 @@ def test_json_report_holds_what_the_text_report_says(in_repo: Path) -> None:
     double = by_name[("set_bit_to_user_quiescent_flushed", "parisc")]["redundant"]
     assert [r["statement"] for r in double] == ["kunmap_atomic(k)", "flush_dcache_page(log)"]
     assert double[0]["not_together_with"] == [double[1]["at"]]
+
+
+def test_same_bytes_whatever_the_number_of_jobs(in_repo: Path) -> None:
+    """--jobs changes where checks run, never what is printed (text or JSON), on both
+    engines."""
+    for engine in ("explicit", "z3"):
+        for fmt in ("text", "json"):
+            outputs = set()
+            for jobs in ("1", "2", "3"):
+                out, err = io.StringIO(), io.StringIO()
+                code = run(["tests/litmus/findings.flow", "tests/litmus/dma.flow", "--engine",
+                            engine, "--format", fmt, "--jobs", jobs], out, err)
+                outputs.add((code, out.getvalue(), err.getvalue()))
+            assert len(outputs) == 1, (engine, fmt)
