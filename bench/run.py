@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import synthetic  # noqa: E402
+from sections import keep_sections  # noqa: E402
 
 from checker.check import CheckOptions, check  # noqa: E402
 from checker.load import check_protocol_on_arch, load_files  # noqa: E402
@@ -930,7 +931,8 @@ def main(argv: list[str] | None = None) -> int:
     info["total"] = time.monotonic() - start
     info["load"] = (load0, os.getloadavg()[0])
     text = report(cfg, raw_argv, info)
-    Path(args.out).write_text(text)
+    old = Path(args.out).read_text(encoding="utf-8") if Path(args.out).exists() else ""
+    Path(args.out).write_text(keep_sections(old, text))  # the differential and fuzz figures
     log(f"wrote {args.out}")
     return 0
 

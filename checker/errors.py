@@ -14,6 +14,9 @@ class FlowError(Exception):
         self.message = message
         self.notes = notes
 
+    def __reduce__(self):  # picklable, so that an error raised in a --jobs worker comes back
+        return (type(self), (self.span, self.message, self.notes))
+
     def render(self, sources: dict[str, SourceText] | None = None) -> str:
         """The message as printed: location, message, the source line with a caret, notes."""
         if self.span is None:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from checker import model
 from checker.errors import FlowError
+from checker.limits import check_program_size, check_protocol_size
+from checker.lower import lower
 from checker.parser import parse
 from checker.resolve import resolve
 from checker.resolve_calls import check_protocol_on_arch as _check_calls
@@ -91,9 +93,12 @@ def select_arches(library: model.Library, option: str | None) -> list[str]:
 def check_protocol_on_arch(
     protocol: model.Protocol, arch: model.Arch, library: model.Library
 ) -> None:
-    """Check what can only be checked once the arch is known: the calls (late dispatch) and the
-    word indexes through mappings that calls return. Raises a located FlowError."""
+    """Check what can only be checked once the arch is known: the calls (late dispatch), the
+    word indexes through mappings that calls return, and the size limits (checker/limits.py).
+    Raises a located FlowError."""
     try:
         _check_calls(protocol, arch)  # `arch` already holds every function it inherits
+        check_protocol_size(protocol, arch)
+        check_program_size(protocol, lower(protocol, arch))
     except RecursionError:
         raise FlowError(protocol.span, "input nested too deeply") from None

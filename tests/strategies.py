@@ -1,11 +1,18 @@
 """Hypothesis strategies: random protocols and arches, built directly as model objects.
 
-They exercise every statement kind the machine has (accesses, copies, DMA, signals, locks,
-either, maps, the maintenance operations on every alias set, flags and conditions), on
-random cache geometries. The differential test runs both engines on them.
+They exercise every statement kind the machine has (accesses, copies, DMA from CPU threads
+and from devices, signals, locks, either, kmap/kunmap, mmap/munmap with their hooks, the
+maintenance operations on every alias set, flags and conditions), on random cache geometries
+(0-2 levels, every indexing, colours, write policy, line size, speculation, DMA coherence,
+victim_fill). Every protocol statement gets its own line number, so that the redundant-flush
+analysis (keyed by statement) can be compared between engines. The differential test
+(tests/test_differential.py) and bench/differential.py run both engines on them.
 """
 
 from __future__ import annotations
+
+import dataclasses
+import itertools
 
 from hypothesis import strategies as st
 
@@ -72,9 +79,10 @@ def arches(draw, max_levels: int = 1) -> m.Arch:
                           "rand", S),
     }
     hooks = {}
-    if draw(st.booleans()):
-        hooks["user_map"] = m.Function("user_map", (m.Param("p", "page"),), False,
-                                       _body(draw, "p", None), "rand", S)
+    for hook in ("user_map", "user_unmap"):
+        if draw(st.booleans()):
+            hooks[hook] = m.Function(hook, (m.Param("p", "page"),), False,
+                                     _body(draw, "p", None), "rand", S)
     return m.Arch("rand", "", "", tuple(levels), draw(st.sampled_from(["no", "yes", "tlb"])),
                   draw(st.booleans()), fns, hooks, None, False, S)
 
@@ -88,11 +96,11 @@ def _mapping_body(draw, mapping: str) -> tuple:
 
 
 @st.composite
-def protocols(draw) -> m.Protocol:
+def protocols(draw, max_words: int = 2) -> m.Protocol:
     n_pages = draw(st.integers(1, 2))
     pages = tuple(
         m.Page(f"p{i}", draw(st.sampled_from(["anon", "file"])), draw(st.booleans()),
-               draw(st.integers(1, 2)), S)
+               draw(st.integers(1, max_words)), S)
         for i in range(n_pages)
     )
     mappings = []
@@ -110,10 +118,45 @@ def protocols(draw) -> m.Protocol:
         for _ in range(draw(st.integers(1, 5))):
             body.extend(_statement(draw, pages, bound, events, signalled, t))
         threads.append(m.Thread(f"t{t}", False, tuple(body), S))
+    if draw(st.integers(0, 3)) == 0:
+        threads.append(m.Thread("dev", True, _device_body(draw, pages, events, signalled), S))
     # Waits only on events someone signals, as the resolver demands.
     threads = [m.Thread(th.name, th.is_device, _drop_unsignalled(th.body, signalled), S)
                for th in threads]
+    lines = itertools.count(1)
+    threads = [dataclasses.replace(th, body=_number(th.body, lines)) for th in threads]
     return m.Protocol("random", "", pages, tuple(mappings), tuple(threads), (), S)
+
+
+def _device_body(draw, pages, events, signalled: set) -> tuple:
+    body = []
+    for _ in range(draw(st.integers(1, 3))):
+        kind = draw(st.integers(0, 2))
+        page = draw(st.sampled_from(pages))
+        if kind == 0:
+            dma = draw(st.sampled_from(["read", "write"]))
+            body.append(m.DmaAccess(dma, page.name, draw(st.integers(0, page.words - 1)), S))
+        else:
+            event = draw(st.sampled_from(events))
+            if kind == 1:
+                signalled.add(event)
+                body.append(m.Signal(event, S))
+            else:
+                body.append(m.Wait(event, S))
+    return tuple(body)
+
+
+def _number(body: tuple, lines: itertools.count) -> tuple:
+    """The statements with a line number each (in order, branches included)."""
+    out = []
+    for s in body:
+        span = Span("random.flow", next(lines), 1)
+        if isinstance(s, m.Either):
+            s = m.Either(tuple(_number(b, lines) for b in s.branches), span)
+        else:
+            s = dataclasses.replace(s, span=span)
+        out.append(s)
+    return tuple(out)
 
 
 def _drop_unsignalled(body: tuple, signalled: set[str]) -> tuple:
@@ -160,6 +203,16 @@ def _statement(draw, pages, bound: dict, events, signalled: set, t: int) -> list
         first = _statement(draw, pages, dict(bound), events, signalled, t)
         second = _statement(draw, pages, dict(bound), events, signalled, t)
         return [m.Either((tuple(first), tuple(second)), S)]
+    if kind == 9 and draw(st.booleans()):
+        var = f"u{t}_{page.name}_{len(bound)}"  # an mmap name keeps one page
+        stmts = [m.Mmap(var, page.name, S)]
+        if draw(st.booleans()):
+            stmts.append(m.Access(draw(st.sampled_from(["read", "write"])), var, 0, S))
+        if draw(st.booleans()):
+            stmts.append(m.Munmap(var, S))
+        else:
+            bound[var] = page
+        return stmts
     same = [(a, b) for a in bound for b in bound if bound[a].words == bound[b].words]
     if same:
         dst, src = draw(st.sampled_from(sorted(same)))
