@@ -111,7 +111,7 @@ def run_batch(cases: list[Case], compare: bool, jobs: int, max_states: int, time
     with ProcessPoolExecutor(jobs) as pool:
         for done, record in enumerate(pool.map(run_case, work, chunksize=4), 1):
             records.append(record)
-            if done % 500 == 0 or done == len(work):
+            if done % 250 == 0 or done == len(work):
                 counts = Counter(r["outcome"] for r in records)
                 print(f"{progress}: {done}/{len(work)} {dict(sorted(counts.items()))}",
                       file=sys.stderr, flush=True)
