@@ -1,11 +1,14 @@
 """The two engines must agree: on random protocols and arches, the Z3 engine and the
-explicit search find the same kinds, and every witness of either replays."""
+explicit search find the same kinds, and every witness of either replays; checked as the
+command checks, they report the same redundant statements with the same dependencies.
+(bench/differential.py runs the same comparison on 10,000 cases.)"""
 
 from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from strategies import arches, protocols
 
+from checker.check import CheckOptions, check
 from checker.explore import search
 from checker.lower import lower
 from checker.semantics import Semantics
@@ -40,3 +43,21 @@ def test_explicit_witnesses_replay_on_multilevel_caches(protocol, arch):
     sem = Semantics(program)
     for witness in outcome.witnesses.values():
         replay(sem, witness)
+
+
+def _redundancy(result) -> list:
+    return sorted((str(r.statement), sorted(map(str, r.depends_on)), sorted(map(str, r.group)))
+                  for r in result.redundant)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(protocol=protocols(max_words=4), arch=arches())
+def test_engines_agree_on_redundant_statements(protocol, arch):
+    explicit = check(protocol, arch, CheckOptions("explicit", max_states=2_000))
+    if not explicit.complete:
+        return  # beyond the fast profile's cap: not judged
+    symbolic = check(protocol, arch, CheckOptions("z3", timeout=60))
+    assert symbolic.complete
+    assert sorted(symbolic.kinds) == sorted(explicit.kinds)
+    assert _redundancy(symbolic) == _redundancy(explicit)
