@@ -266,6 +266,13 @@ class _Builder:
                 Node("maint", s.span, origin, (cont,), op=s.op, target="mapping", reg=reg,
                      cost=s.cost, text=text)
             )
+        if target.of_mapping:
+            reg = f.reg(target.name)
+            text = f"{s.op} {target.kind}({self.registers[reg]})"
+            return self.add(
+                Node("maint", s.span, origin, (cont,), op=s.op, target=target.kind, reg=reg,
+                     page=-1, cost=s.cost, text=text)
+            )
         page = f.pages[target.name]
         text = f"{s.op} {target.kind}({self.pages[page].name})"
         return self.add(

@@ -83,11 +83,15 @@ Arg = Union[PageArg, MappingArg]
 class AliasSet:
     """The target of a micro-operation: `m` (kind mapping), `kernel(p)`, `user(p)`, `all(p)`.
 
-    `name` is the mapping name for kind "mapping" and the page name otherwise.
+    `name` is the mapping name for kind "mapping" and the page name otherwise. With
+    `of_mapping`, `kernel(m)`, `user(m)`, `all(m)` name a mapping: the set is taken on the
+    page behind it (the kernel finds the page from the address, as flush_kernel_dcache_page_addr
+    and kunmap_high do); that is no use of the handle and loads no TLB entry.
     """
 
     kind: AliasSetKind
     name: str
+    of_mapping: bool = False
 
 
 @dataclass(frozen=True)

@@ -287,12 +287,19 @@ class _Resolver:
 
     def maintenance(self, stmt: st.MaintenanceStmt, flow: _Flow) -> model.Statement:
         target = stmt.target
+        of_mapping = False
         if target.kind == "mapping":
             self.mapping(target.name, flow, stmt.op)
+        elif target.name.text not in self.body.pages and (
+            self.binding(target.name.text, flow) is not None or target.name.text in flow.maybe
+        ):
+            # `kernel(m)`, `user(m)`, `all(m)`: the alias set of the page behind mapping m
+            self.mapping(target.name, flow, f"{target.kind}()")
+            of_mapping = True
         else:
             self.page(target.name, flow, f"{target.kind}()")
         cost = stmt.cost.value if stmt.cost else None
-        alias = model.AliasSet(target.kind, target.name.text)
+        alias = model.AliasSet(target.kind, target.name.text, of_mapping)
         return model.Maintenance(stmt.op, alias, cost, stmt.span)
 
     def map_statement(self, stmt: st.MapStmt, flow: _Flow) -> model.Statement:

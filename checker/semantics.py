@@ -531,6 +531,11 @@ class Semantics:
             page = p.aliases[aliases[0]].page if aliases else -1
         else:
             page = node.page
+            if page < 0:  # kernel(m), user(m), all(m): the page behind the handle in m
+                handle = w.regs[node.reg]
+                if handle < 0:
+                    return [], []
+                page = p.handles[handle].page
             if node.target == "kernel":
                 aliases = [] if p.pages[page].highmem else [page]
             elif node.target == "user":

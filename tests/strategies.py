@@ -91,7 +91,9 @@ def _mapping_body(draw, mapping: str) -> tuple:
     ops = []
     for _ in range(draw(st.integers(0, 2))):
         op = draw(st.sampled_from(["flush", "writeback", "invalidate", "purge_tlb"]))
-        ops.append(m.Maintenance(op, m.AliasSet("mapping", mapping), None, S))
+        # the mapping itself, or an alias set of the page behind it (`kernel(m)` ...)
+        kind = draw(st.sampled_from(["mapping", "mapping", "kernel", "user", "all"]))
+        ops.append(m.Maintenance(op, m.AliasSet(kind, mapping, kind != "mapping"), None, S))
     return tuple(ops)
 
 

@@ -383,7 +383,6 @@ def test_return_of_a_call_needs_a_mapping():
         ("fn f(p: page) { map p }",
          "keep the mapping 'map' makes: write 'x = map ...' or 'return map ...'"),
         ("fn f(p: page) { flush p }", "'p' is a page, but flush needs a mapping"),
-        ("fn f(m: mapping) { flush kernel(m) }", "'m' is a mapping, but kernel() needs a page"),
         ("fn f(p: page) { flush kernel(q) }", "unknown page parameter 'q'"),
         ("fn f(p: page) { if q.dirty { } }", "unknown page parameter 'q'"),
         ("fn f(p: page) { unmap m }", "unknown mapping 'm'"),
@@ -528,3 +527,18 @@ def test_deep_nesting_loads_or_is_an_input_error(depth):
         check_all(load(protocol(body)))
     except FlowError as error:
         assert error.message.endswith("input nested too deeply")
+
+
+def test_alias_set_of_the_page_behind_a_mapping():
+    """`kernel(m)`, `user(m)`, `all(m)` with m a mapping: the set on the page behind it."""
+    library = load("", """
+arch a {
+    fn f(m: mapping) { flush kernel(m); writeback user(m); invalidate all(m) }
+    fn g(p: page) { flush kernel(p) }
+}
+""")
+    body = library.arches["a"].functions["f"].body
+    assert [(s.target.kind, s.target.name, s.target.of_mapping) for s in body] == [
+        ("kernel", "m", True), ("user", "m", True), ("all", "m", True)]
+    (flush,) = library.arches["a"].functions["g"].body
+    assert flush.target.of_mapping is False

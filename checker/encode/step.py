@@ -374,7 +374,23 @@ class StepEncoder:
                     self.apply(case, node, [(z3.BoolVal(True), alias, c)])
                 cases.append(case)
             return cases
-        page = node.page
+        if node.page < 0:  # kernel(m), user(m), all(m): one case per handle m may hold
+            cases = []
+            for g, h in self.register_cases(s, node.reg):
+                if h < 0:
+                    cases.append(Case(g, list(s)))
+                    continue
+                for case in self.page_maintenance(s, node, p.handles[h].page):
+                    cases.append(Case(z3.And(g, case.guard), case.state))
+            return cases
+        return self.page_maintenance(s, node, node.page)
+
+    def register_cases(self, s: list, reg: int) -> list[tuple[z3.BoolRef, int]]:
+        return [(s[self.sh.reg[reg]] == self.handle_val(h), h) for h in self.reg_handles[reg]]
+
+    def page_maintenance(self, s: list, node: Node, page: int) -> list[Case]:
+        """The case of a maintenance operation on kernel(page), user(page) or all(page)."""
+        p = self.p
         case = Case(z3.BoolVal(True), list(s))
         if node.target == "kernel":
             targets = [] if p.pages[page].highmem else [(z3.BoolVal(True), page, 0)]
