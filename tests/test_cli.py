@@ -167,3 +167,19 @@ def test_no_file_and_nothing_to_list_is_a_usage_error(capsys) -> None:
         run([])
     assert exit_info.value.code == 2
     assert "give at least one FILE" in capsys.readouterr().err
+
+
+def test_show_arch_gives_every_function_of_every_builtin_arch_a_citation() -> None:
+    """Every fn and hook --show-arch prints comes with the comment that cites the kernel
+    (its own, or that of the group of functions written together with it)."""
+    from checker.load import load_files
+    from checker.report.arches import show_arch
+
+    loaded = load_files([])
+    for name, arch in loaded.library.arches.items():
+        text = "\n".join(show_arch(loaded.library, name, loaded.sources))
+        entries = text.split("\n// ")[1:]
+        assert len(entries) == len(arch.functions) + len(arch.hooks)
+        for entry in entries:
+            body = entry.splitlines()[1:]
+            assert any(row.strip().startswith("//") for row in body), f"{name}: {entry[:60]}"

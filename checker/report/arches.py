@@ -70,13 +70,22 @@ def show_arch(library: model.Library, name: str, sources: dict[str, SourceText])
 
 
 def _quote(source: SourceText, line: int) -> list[str]:
-    """The `//` comment just above line `line` and the block that starts there, as written."""
+    """The `//` comment that heads the block starting at line `line`, and the block as
+    written. Arch files often give one comment to a group of functions written together
+    (no blank line between): a function with no comment of its own gets its group's."""
     text = source.text.splitlines()
-    start = line - 1
-    while start > 0 and text[start - 1].strip().startswith("//"):
-        start -= 1
-    end = _block_end(text, line - 1)
-    return [row.rstrip() for row in text[start : end + 1]]
+    first = line - 1
+    end = _block_end(text, first)
+    above = first - 1
+    while above >= 0 and text[above].strip() and not text[above].strip().startswith("//"):
+        above -= 1  # code of the functions grouped above this one
+    stop = above
+    while above >= 0 and text[above].strip().startswith("//"):
+        above -= 1
+    comment = [row.rstrip() for row in text[above + 1 : stop + 1]]
+    shared = comment and stop != first - 1
+    note = ["    // (the comment of the group of functions this one belongs to:)"] if shared else []
+    return [*note, *comment, *(row.rstrip() for row in text[first : end + 1])]
 
 
 def _block_end(text: list[str], first: int) -> int:
