@@ -45,6 +45,7 @@ from checker import model  # noqa: E402
 from checker.check import CheckOptions, CheckResult, check  # noqa: E402
 from checker.encode import DecodeError  # noqa: E402
 from checker.errors import FlowError  # noqa: E402
+from checker.resolve_calls import check_protocol_on_arch  # noqa: E402
 from checker.trace import ReplayError  # noqa: E402
 
 Case = tuple[model.Protocol, model.Arch]
@@ -75,13 +76,19 @@ def run_case(job: tuple[int, Case, bool, int, float]) -> dict:
     """Check one case on the explicit engine and, when `compare`, on the Z3 engine."""
     index, (protocol, arch), compare, max_states, timeout = job
     record: dict = {"index": index, "levels": len(arch.levels)}
+    try:
+        check_protocol_on_arch(protocol, arch)  # what the front end checks per arch
+    except FlowError as error:  # the generator made a case the front end would refuse
+        return {**record, "outcome": "invalid", "detail": error.message}
     start = time.perf_counter()
     try:
         explicit = check(protocol, arch, CheckOptions("explicit", max_states, timeout))
-    except FlowError as error:  # the generator made a case the front end would refuse
+    except FlowError as error:
         return {**record, "outcome": "invalid", "detail": error.message}
     except (ReplayError, DecodeError) as error:
         return {**record, "outcome": "disagree", "detail": f"explicit: {error}"}
+    except Exception as error:  # a crash is a failure of the checker, recorded, not fatal
+        return {**record, "outcome": "disagree", "detail": f"explicit crashed: {error!r}"}
     record["explicit_s"] = time.perf_counter() - start
     record["states"] = explicit.states
     if not explicit.complete:
@@ -95,6 +102,8 @@ def run_case(job: tuple[int, Case, bool, int, float]) -> dict:
         symbolic = check(protocol, arch, CheckOptions("z3", max_states, timeout))
     except (ReplayError, DecodeError) as error:
         return {**record, "outcome": "disagree", "detail": f"z3: {error}"}
+    except Exception as error:  # a crash is a failure of the checker, recorded, not fatal
+        return {**record, "outcome": "disagree", "detail": f"z3 crashed: {error!r}"}
     record["z3_s"] = time.perf_counter() - start
     if not symbolic.complete:
         return {**record, "outcome": "skipped", "detail": "z3: " + symbolic.reason}
