@@ -126,6 +126,12 @@ class StepEncoder:
         elif kind == "copy":
             for g1, h1, c1 in self.handle_cases(s, node.reg2):
                 for g2, h2, c2 in self.handle_cases(s, node.reg):
+                    if h1 >= 0 and h2 >= 0 and self.words_of(h1) != self.words_of(h2):
+                        # A register may hold handles of pages of other sizes on other paths
+                        # (`k = kmap(a)` ... `k = kmap(b)`), but a copy that runs has pages
+                        # of one size (the front end checks every path): such a pair of
+                        # handles never meets here, so it gets no case.
+                        continue
                     case = Case(z3.And(g1, g2), list(s))
                     if h1 < 0 or h2 < 0:
                         # As semantics._bound: report the unbound ones, access nothing.
@@ -384,6 +390,9 @@ class StepEncoder:
                     cases.append(Case(z3.And(g, case.guard), case.state))
             return cases
         return self.page_maintenance(s, node, node.page)
+
+    def words_of(self, handle: int) -> int:
+        return self.p.pages[self.p.handles[handle].page].words
 
     def register_cases(self, s: list, reg: int) -> list[tuple[z3.BoolRef, int]]:
         return [(s[self.sh.reg[reg]] == self.handle_val(h), h) for h in self.reg_handles[reg]]
