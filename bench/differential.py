@@ -184,9 +184,12 @@ def write_results(sections: list[tuple[str, list[dict], float, bool]], argv: str
         "",
         *kinds,
         "",
-        "Disagreements found by earlier runs, each now a regression test: the Z3 `either` "
-        "variable that wrapped past 256 paths (tests/litmus/regress_wide_either.flow) and the "
-        "others listed in the issue-2 note, found before this script existed.",
+        "Failures found by earlier runs, each now a regression test: the Z3 engine crashed "
+        "(IndexError) building a copy for two handles of pages of different sizes that never "
+        "meet (first full run, case 9073; tests/litmus/regress_copy_rebound_sizes.flow); "
+        "before this script, a one-off run and reviews found the Z3 `either` variable "
+        "wrapping past 256 paths (tests/litmus/regress_wide_either.flow) and the other "
+        "tests/litmus/regress_*.flow cases.",
     ])
     return write_section("differential", text)
 
