@@ -42,7 +42,7 @@ from sections import write_section  # noqa: E402
 from strategies import arches, protocols  # noqa: E402
 
 from checker import model  # noqa: E402
-from checker.check import CheckOptions, CheckResult, check  # noqa: E402
+from checker.check import CheckOptions, check  # noqa: E402
 from checker.encode import DecodeError  # noqa: E402
 from checker.errors import FlowError  # noqa: E402
 from checker.resolve_calls import check_protocol_on_arch  # noqa: E402
@@ -64,12 +64,6 @@ def generate(count: int, seed: int, max_levels: int, max_words: int) -> list[Cas
 
     collect()
     return cases
-
-
-def _summary(result: CheckResult) -> tuple:
-    return (sorted(result.kinds),
-            sorted((str(r.statement), sorted(map(str, r.depends_on)), sorted(map(str, r.group)))
-                   for r in result.redundant))
 
 
 def run_case(job: tuple[int, Case, bool, int, float]) -> dict:
@@ -107,8 +101,8 @@ def run_case(job: tuple[int, Case, bool, int, float]) -> dict:
     record["z3_s"] = time.perf_counter() - start
     if not symbolic.complete:
         return {**record, "outcome": "skipped", "detail": "z3: " + symbolic.reason}
-    if _summary(symbolic) != _summary(explicit):
-        detail = f"explicit {_summary(explicit)} z3 {_summary(symbolic)}"
+    if symbolic.verdict() != explicit.verdict():
+        detail = f"explicit {explicit.verdict()} z3 {symbolic.verdict()}"
         return {**record, "outcome": "disagree", "detail": detail}
     return {**record, "outcome": "agree"}
 

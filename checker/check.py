@@ -50,6 +50,15 @@ class CheckResult:
     def matches(self) -> bool:
         return self.complete and self.kinds == self.expected
 
+    def verdict(self) -> tuple:
+        """What two engines must agree on: the kinds found, and each redundant statement with
+        its dependencies (bench/differential.py, tests/test_differential.py)."""
+        redundant = sorted(
+            (str(r.statement), sorted(map(str, r.depends_on)), sorted(map(str, r.group)))
+            for r in self.redundant
+        )
+        return sorted(self.kinds), redundant
+
 
 ENGINES = ("explicit", "z3")
 

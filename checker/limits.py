@@ -35,11 +35,7 @@ def check_protocol_size(protocol: model.Protocol, arch: model.Arch) -> None:
 
 def check_program_size(protocol: model.Protocol, program: Program) -> None:
     """The limits judged on the lowered program (cache lines and start states)."""
-    lines = sum(program.lines(page) for page in range(len(program.pages)))
-    cache_lines = 0
-    for level in program.levels:
-        width = {"pipt": 1, "vipt": level.colours, "vivt": len(program.aliases)}[level.indexing]
-        cache_lines += width * lines
+    cache_lines = cache_line_count(program)
     if cache_lines > MAX_CACHE_LINES:
         what = f"{cache_lines:,} cache lines to track"
         _too_large(protocol, program.arch.name, what, MAX_CACHE_LINES, "cache lines")
@@ -48,6 +44,11 @@ def check_program_size(protocol: model.Protocol, program: Program) -> None:
         what = (f"about 10^{log_states:.0f} start states (the contents and colours of the "
                 "declared mappings)")
         _too_large(protocol, program.arch.name, what, MAX_START_STATES, "start states")
+
+
+def cache_line_count(program: Program) -> int:
+    """len(Layout(program).slots), counted without building the layout."""
+    return sum(program.slots_per_line(level) for level in program.levels) * program.total_lines
 
 
 def log10_start_states(program: Program) -> float:

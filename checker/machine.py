@@ -60,7 +60,7 @@ class Layout:
         self.level_width: list[int] = []
         slots: list[SlotInfo] = []
         for index, level in enumerate(program.levels):
-            width = {"pipt": 1, "vipt": level.colours, "vivt": len(program.aliases)}[level.indexing]
+            width = program.slots_per_line(level)
             self.level_base.append(len(slots))
             self.level_width.append(width)
             for page in range(len(program.pages)):

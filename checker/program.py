@@ -132,6 +132,15 @@ class Program:
         words = self.pages[page].words
         return -(-words // self.line_words)
 
+    @property
+    def total_lines(self) -> int:
+        return sum(self.lines(page) for page in range(len(self.pages)))
+
+    def slots_per_line(self, level: Level) -> int:
+        """The lines a level keeps per physical line: one (PIPT), one per colour (VIPT), one
+        per alias (VIVT)."""
+        return {"pipt": 1, "vipt": level.colours, "vivt": len(self.aliases)}[level.indexing]
+
     def word_offset(self, page: int) -> int:
         """Index of the page's first word in the flat memory tuple."""
         return sum(p.words for p in self.pages[:page])

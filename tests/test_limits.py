@@ -7,8 +7,9 @@ from hypothesis import HealthCheck, given, settings
 from strategies import arches, protocols
 
 from checker import model
-from checker.limits import _steps, log10_start_states
+from checker.limits import _steps, cache_line_count, log10_start_states
 from checker.lower import lower
+from checker.machine import Layout
 from checker.semantics import Semantics
 from checker.source import Span
 
@@ -25,6 +26,8 @@ def test_start_state_bound_holds(protocol, arch):
     starts = {(tuple(s.hcol[i] for i in declared), s.cache)
               for s in Semantics(program).initial_states()}
     assert len(starts) <= bound * (1 + 1e-9)
+    # The cache-line limit counts what the layout would hold, without building it.
+    assert cache_line_count(program) == len(Layout(program).slots)
 
 
 def test_steps_multiply_through_repeats_and_inline_calls():
