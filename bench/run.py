@@ -28,8 +28,6 @@ import math
 import multiprocessing as mp
 import os
 import platform
-import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -393,50 +391,13 @@ def z3_breakdown(cfg: Config) -> dict:
 # -- SPIN ------------------------------------------------------------------------------------
 
 def spin_point(cfg: Config) -> dict:
-    spin, gcc = shutil.which("spin"), shutil.which("gcc")
-    if not spin or not gcc:
+    if not synthetic.have_spin():
         return {"skipped": "spin or gcc is not on the PATH (apt-get install spin); "
                            "SPIN is not a project dependency"}
     n, r, c = cfg.spin_point
     out: dict = {"point": cfg.spin_point}
-    with tempfile.TemporaryDirectory() as tmp:
-        for variant in synthetic.VARIANTS:
-            vdir = os.path.join(tmp, variant)
-            os.mkdir(vdir)
-            Path(vdir, "model.pml").write_text(synthetic.promela_text(n, r, c, variant))
-            t0 = time.perf_counter()
-            steps = [[spin, "-a", "model.pml"],
-                     [gcc, "-O2", "-w", "-DSAFETY", "-o", "pan", "pan.c"]]
-            for cmd in steps:
-                done = subprocess.run(cmd, cwd=vdir, capture_output=True, text=True)
-                if done.returncode != 0:
-                    out[variant] = {"error": f"{' '.join(cmd[:2])}: {done.stderr[-300:]}"}
-                    break
-            else:
-                t_build = time.perf_counter() - t0
-                t0 = time.perf_counter()
-                try:
-                    done = subprocess.run(["./pan", "-m1000000"], cwd=vdir, capture_output=True,
-                                          text=True, timeout=cfg.cap * 3)
-                except subprocess.TimeoutExpired:
-                    out[variant] = {"build": t_build, "error": f"pan over {cfg.cap * 3:g} s"}
-                    continue
-                t_run = time.perf_counter() - t0
-                text = done.stdout
-                stored = re.search(r"([\d.e+]+) states, stored", text)
-                elapsed = re.search(r"elapsed time ([\d.e+-]+) seconds", text)
-                errors = re.search(r"errors: (\d+)", text)
-                violated = re.search(r"assertion violated \((.*?)\)", text)
-                kind = "safe"
-                if errors and int(errors.group(1)) > 0:
-                    kind = "stale_read" if violated and "view" in violated.group(1) else (
-                        "lost_write" if violated else "error")
-                out[variant] = {
-                    "build": t_build, "run": t_run,
-                    "search": float(elapsed.group(1)) if elapsed else None,
-                    "states": int(float(stored.group(1))) if stored else None,
-                    "verdict": kind,
-                }
+    for variant in synthetic.VARIANTS:
+        out[variant] = synthetic.spin_check(n, r, c, variant, timeout=cfg.cap * 3)
     return out
 
 

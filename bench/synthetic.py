@@ -22,6 +22,17 @@ Both variants have the same size, so their state counts compare point for point.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
 VARIANTS = ("safe", "buggy")
 
 
@@ -169,3 +180,97 @@ def promela_text(threads: int, rounds: int, colours: int, variant: str) -> str:
         "}",
     ]
     return "\n".join(out) + "\n"
+
+
+# -- running a measured child process (bench/scale.py, SPIN) --------------------------------
+
+def run_measured(cmd: list[str], cwd: str | os.PathLike | None = None,
+                 env: dict[str, str] | None = None, timeout: float | None = None) -> dict:
+    """Run `cmd` to its end (or kill it, with the session it leads, after `timeout` seconds)
+    and return what it cost: its own resource usage (os.wait4), not RUSAGE_CHILDREN's running
+    maximum.
+
+    Keys: rc (exit status; negative: killed by that signal), timed_out, wall (s), cpu (user +
+    system s), peak_kb (its peak resident set), stdout, stderr (text)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=err, start_new_session=True)
+        lock = threading.Lock()
+        state = {"exited": False, "timed_out": False}
+
+        def kill() -> None:
+            with lock:
+                if state["exited"]:
+                    return
+                state["timed_out"] = True
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)  # our own child's session
+
+        timer = threading.Timer(timeout, kill) if timeout else None
+        if timer:
+            timer.start()
+        try:
+            os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)  # exited, not yet reaped
+            with lock:
+                state["exited"] = True
+        finally:
+            if timer:
+                timer.cancel()
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return {"rc": proc.returncode, "timed_out": state["timed_out"], "wall": wall,
+                "cpu": usage.ru_utime + usage.ru_stime, "peak_kb": usage.ru_maxrss,
+                "stdout": out.read().decode(errors="replace"),
+                "stderr": err.read().decode(errors="replace")}
+
+
+def spin_check(threads: int, rounds: int, colours: int, variant: str,
+               timeout: float | None = None, workdir: str | None = None) -> dict:
+    """Build and run SPIN's verifier for one synthetic point (promela_text).
+
+    `spin -a` and `gcc -O2 -w -DSAFETY` are the build, `./pan -m1000000` the search (a safety
+    search that stops at the first assertion failure). Keys: build (s, spin -a + gcc),
+    build_spin, build_gcc, run (pan's wall time), search (pan's own elapsed time), states
+    (stored), verdict (safe / stale_read / lost_write / error), cpu, peak_kb (pan's peak
+    resident set); or error (with build when the build finished). The caller checks that
+    `spin` and `gcc` are on the PATH (see have_spin)."""
+    spin, gcc = shutil.which("spin") or "spin", shutil.which("gcc") or "gcc"
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        Path(tmp, "model.pml").write_text(promela_text(threads, rounds, colours, variant))
+        builds = []
+        for cmd in ([spin, "-a", "model.pml"],
+                    [gcc, "-O2", "-w", "-DSAFETY", "-o", "pan", "pan.c"]):
+            t0 = time.perf_counter()
+            done = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
+            builds.append(time.perf_counter() - t0)
+            if done.returncode != 0:
+                return {"error": f"{' '.join(cmd[:2])}: {done.stderr[-300:]}"}
+        out: dict = {"build": sum(builds), "build_spin": builds[0], "build_gcc": builds[1]}
+        run = run_measured(["./pan", "-m1000000"], cwd=tmp, timeout=timeout)
+        if run["timed_out"]:
+            out.update(error=f"pan over {timeout:g} s", run=run["wall"], cpu=run["cpu"],
+                       peak_kb=run["peak_kb"])
+            return out
+        text = run["stdout"]
+        stored = re.search(r"([\d.e+]+) states, stored", text)
+        elapsed = re.search(r"elapsed time ([\d.e+-]+) seconds", text)
+        errors = re.search(r"errors: (\d+)", text)
+        violated = re.search(r"assertion violated \((.*?)\)", text)
+        kind = "safe"
+        if errors and int(errors.group(1)) > 0:
+            kind = "stale_read" if violated and "view" in violated.group(1) else (
+                "lost_write" if violated else "error")
+        out.update(run=run["wall"], search=float(elapsed.group(1)) if elapsed else None,
+                   states=int(float(stored.group(1))) if stored else None, verdict=kind,
+                   cpu=run["cpu"], peak_kb=run["peak_kb"])
+        if not errors:
+            out["error"] = f"pan exited with {run['rc']}: {(run['stderr'] or text)[-300:]}"
+        return out
+
+
+def have_spin() -> bool:
+    return bool(shutil.which("spin") and shutil.which("gcc"))

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from checker import model
 from checker.encode import Unsupported
-from checker.explore import SearchOutcome, search
+from checker.engines import explicit
+from checker.explore import SearchOutcome
 from checker.lower import lower
 from checker.program import Program
 from checker.semantics import Semantics
@@ -68,13 +70,19 @@ class CheckOptions:
     # bench/RESULTS.md: the explicit search answered every shipped check and every synthetic
     # point sooner than the Z3 engine (median 233x on the shipped specs), so it is the default.
     engine: str = "explicit"
-    max_states: int = 2_000_000  # explicit engine: give up (inconclusive) beyond this
+    # Explicit engine: give up (inconclusive) beyond this many states. A state costs about
+    # 0.2-0.4 KB (bench/RESULTS.md), so the default stays within a few GB.
+    max_states: int = 10_000_000
     timeout: float | None = None  # seconds for one check, redundancy analysis included
+    max_memory: int | None = None  # explicit engine: MB of resident memory, then give up
     redundancy: bool = True
+    # The symmetry reductions of the explicit engine (docs/engines.md); off only to test them.
+    reduction: bool = True
 
 
 def run_engine(
-    program: Program, options: CheckOptions, deadline: float | None, maintenance: bool = True
+    program: Program, options: CheckOptions, deadline: float | None, maintenance: bool = True,
+    progress: Progress | None = None,
 ) -> tuple[SearchOutcome, str]:
     """Search with the chosen engine until `deadline` (time.monotonic()); arches the Z3
     engine does not model (more than one cache level) go to the explicit engine, and the
@@ -86,17 +94,32 @@ def run_engine(
             return search_z3(program, deadline, maintenance), "z3"
         except Unsupported:
             engine = "explicit (multi-level caches)"
-            return search(program, options.max_states, deadline), engine
-    return search(program, options.max_states, deadline), "explicit"
+            return _explicit(program, options, deadline, maintenance, progress), engine
+    return _explicit(program, options, deadline, maintenance, progress), "explicit"
+
+
+Progress = Callable[[explicit.Progress], None]
+
+
+def _explicit(program: Program, options: CheckOptions, deadline: float | None,
+              maintenance: bool, progress: Progress | None = None) -> SearchOutcome:
+    # A re-search of the redundancy analysis (maintenance=False) only asks whether any
+    # finding appears, so it stops at the first.
+    memory = None if options.max_memory is None else options.max_memory << 20
+    return explicit.search(program, options.max_states, deadline, reduce=options.reduction,
+                           first_only=not maintenance, progress=progress,
+                           max_memory=memory)
 
 
 def check(
-    protocol: model.Protocol, arch: model.Arch, options: CheckOptions = CheckOptions()
+    protocol: model.Protocol, arch: model.Arch, options: CheckOptions = CheckOptions(),
+    progress: Progress | None = None,
 ) -> CheckResult:
-    """Check one protocol on one arch."""
+    """Check one protocol on one arch (`progress` is called now and then during a long
+    explicit search)."""
     deadline = None if options.timeout is None else time.monotonic() + options.timeout
     program = lower(protocol, arch)
-    outcome, engine = run_engine(program, options, deadline)
+    outcome, engine = run_engine(program, options, deadline, progress=progress)
     expected = protocol.expected_on(arch.name)
     states = outcome.states
     if not outcome.complete:
@@ -104,10 +127,11 @@ def check(
                            states=states, reason=outcome.reason, engine=engine)
     redundant: tuple[Redundancy, ...] = ()
     if not outcome.witnesses and options.redundancy:
-        found = find_redundant(protocol, arch, sorted(outcome.maintained), options, deadline)
-        if found is None:
+        found = find_redundant(protocol, arch, sorted(outcome.maintained), options, deadline,
+                               progress)
+        if isinstance(found, str):
             return CheckResult(protocol, arch, False, frozenset(), expected, states=states,
-                               reason="the redundant-flush analysis was cut short",
+                               reason=f"the redundant-flush analysis was cut short: {found}",
                                engine=engine)
         redundant = found
     kinds = set(outcome.witnesses)
@@ -129,13 +153,19 @@ def _clean_without(
     drop: frozenset[Span],
     options: CheckOptions,
     deadline: float | None,
+    progress: Progress | None = None,
 ) -> bool | None:
-    """Whether the protocol has no finding with the maintenance of `drop` left out (None if
-    the search was cut short)."""
-    outcome, _ = run_engine(lower(protocol, arch, drop), options, deadline, maintenance=False)
+    """Whether the protocol has no finding with the maintenance of `drop` left out (raises
+    _CutShort if the search was cut short)."""
+    outcome, _ = run_engine(lower(protocol, arch, drop), options, deadline, maintenance=False,
+                            progress=progress)
     if not outcome.complete:
-        return None
+        raise _CutShort(outcome.reason)
     return not outcome.witnesses
+
+
+class _CutShort(Exception):
+    """A re-search of the redundancy analysis hit a limit; the argument says which."""
 
 
 def find_redundant(
@@ -144,30 +174,40 @@ def find_redundant(
     candidates: list[Span],
     options: CheckOptions,
     deadline: float | None = None,
-) -> tuple[Redundancy, ...] | None:
+    progress: Progress | None = None,
+) -> tuple[Redundancy, ...] | str:
     """Of the statements whose maintenance runs in some execution: each one whose
     maintenance can be dropped alone; then, for each pair of them, whether they can go
-    together (if not, each depends on the other); then whether all of them can."""
+    together (if not, each depends on the other); then whether all of them can. A string
+    instead says which limit cut a re-search short."""
+    try:
+        return _redundant(protocol, arch, candidates, options, deadline, progress)
+    except _CutShort as cut:
+        return str(cut)
+
+
+def _redundant(
+    protocol: model.Protocol,
+    arch: model.Arch,
+    candidates: list[Span],
+    options: CheckOptions,
+    deadline: float | None,
+    progress: Progress | None,
+) -> tuple[Redundancy, ...]:
     alone = []
     for span in candidates:
-        clean = _clean_without(protocol, arch, frozenset({span}), options, deadline)
-        if clean is None:
-            return None
+        clean = _clean_without(protocol, arch, frozenset({span}), options, deadline, progress)
         if clean:
             alone.append(span)
     depends: dict[Span, list[Span]] = {span: [] for span in alone}
     for a, b in itertools.combinations(alone, 2):
-        clean = _clean_without(protocol, arch, frozenset({a, b}), options, deadline)
-        if clean is None:
-            return None
+        clean = _clean_without(protocol, arch, frozenset({a, b}), options, deadline, progress)
         if not clean:
             depends[a].append(b)
             depends[b].append(a)
     group: tuple[Span, ...] = ()
     if len(alone) > 2:
-        clean = _clean_without(protocol, arch, frozenset(alone), options, deadline)
-        if clean is None:
-            return None
+        clean = _clean_without(protocol, arch, frozenset(alone), options, deadline, progress)
         if not clean:
             group = tuple(alone)
     return tuple(

@@ -9,9 +9,10 @@ output pipe closed early, 130 on Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from checker.check import ENGINES, CheckOptions, CheckResult
 from checker.encode import DecodeError
@@ -20,6 +21,7 @@ from checker.jobs import run_checks
 from checker.load import Loaded, check_protocol_on_arch, load_files, select_arches
 from checker.report.arches import list_arches, show_arch
 from checker.report.json import render_json
+from checker.report.progress import ProgressLine
 from checker.report.text import render_result, summary_lines
 from checker.trace import ReplayError
 
@@ -56,17 +58,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=_positive(float),
         default=None,
         metavar="SECONDS",
-        help="give up on one check (inconclusive) after this long; the run goes on",
+        help="give up on one check (inconclusive) after this long, redundancy analysis "
+        "included; the run goes on (default: no limit)",
     )
     parser.add_argument(
         "--max-states",
-        type=int,
+        type=_positive(int),
         default=CheckOptions.max_states,
         metavar="N",
-        help="give up (inconclusive) after exploring N states of one check",
+        help="explicit engine: give up on one check (inconclusive) after N states; a state "
+        "takes about 0.2-0.4 KB (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-memory",
+        type=_positive(int),
+        default=None,
+        metavar="MB",
+        help="explicit engine: give up on one check (inconclusive) when this process holds "
+        "more than MB megabytes (default: 60%% of this machine's memory, shared by the "
+        "--jobs workers)",
     )
     parser.add_argument(
         "--jobs",
@@ -89,6 +102,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _positive(kind: type) -> Callable[[str], float | int]:
+    """An argparse type: a finite number above zero."""
+
+    def parse(text: str) -> float | int:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+        if not math.isfinite(value) or value <= 0:
+            raise argparse.ArgumentTypeError(f"'{text}' must be a finite number above 0")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def default_memory_mb(jobs: int) -> int | None:
+    """60% of the machine's memory, divided among the processes that search at once."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+    workers = jobs if jobs > 0 else (os.cpu_count() or 1)
+    return max(256, int(total * 0.6) >> 20) // max(1, workers)
+
+
 def run(argv: Sequence[str], out=sys.stdout, err=sys.stderr) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -103,15 +142,18 @@ def run(argv: Sequence[str], out=sys.stdout, err=sys.stderr) -> int:
         if args.list_arches or args.show_arch:
             return describe_arches(loaded, args, out)
         arch_names = select_arches(loaded.library, args.arch)
+        memory = args.max_memory or default_memory_mb(args.jobs)
         options = CheckOptions(engine=args.engine, max_states=args.max_states,
-                               timeout=args.timeout)
+                               timeout=args.timeout, max_memory=memory)
         pairs = []
         for index, protocol in enumerate(loaded.library.protocols):
             for name in arch_names:
                 check_protocol_on_arch(protocol, loaded.library.arches[name], loaded.library)
                 pairs.append((index, name))
         results: list[CheckResult] = []
-        for result in run_checks(loaded, list(args.files), pairs, options, args.jobs):
+        progress = ProgressLine(err) if ProgressLine.wanted(err) else None
+        for result in run_checks(loaded, list(args.files), pairs, options, args.jobs,
+                                 progress):
             results.append(result)
             if not args.quiet and args.format == "text":
                 print("\n".join(render_result(result, sources)), file=out)

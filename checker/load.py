@@ -8,16 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from checker import cache as disk_cache
 from checker import model
 from checker.errors import FlowError
 from checker.limits import check_program_size, check_protocol_size
 from checker.lower import lower
-from checker.parser import parse
-from checker.resolve import resolve
 from checker.resolve_calls import check_protocol_on_arch as _check_calls
 from checker.resources import builtin_arch_files
 from checker.source import SourceText, Span
+
+if TYPE_CHECKING:
+    from checker import syntax as st
 
 
 @dataclass(frozen=True)
@@ -40,17 +43,51 @@ class LoadError(FlowError):
 
 def load_files(paths: list[str], builtins: list[tuple[str, str]] | None = None) -> Loaded:
     """Parse and resolve the built-in arch files (or `builtins`: (display path, text) pairs)
-    and the files at `paths` (shown as given)."""
+    and the files at `paths` (shown as given).
+
+    With the built-in files, the cache on disk (cache.py) answers when the same texts under
+    the same paths were loaded before; otherwise it saves parsing the built-in files. Only
+    input that loads is stored, so every error comes from parsing and resolving as ever."""
     texts = builtin_arch_files() if builtins is None else builtins
     sources = {path: SourceText(path, text) for path, text in texts}
     for path in dict.fromkeys(paths):  # a file given twice is read once
         sources[path] = _read(path)
+    shadowed = set(paths) & {path for path, _ in texts}  # a given file named like a built-in
+    cached = builtins is None and not shadowed
+    entry = None
+    if cached:
+        inputs = [f"{source.path}\0{source.text}" for source in sources.values()]
+        entry = disk_cache.entry("library", inputs, keep=16)
+        stored = entry.load()
+        if isinstance(stored, model.Library):
+            return Loaded(stored, sources)
+    # Imported only now: a run whose files are in the cache needs neither lark nor resolve.
+    from checker.parser import parse
+    from checker.resolve import resolve
+
     try:
-        files = [parse(source) for source in sources.values()]
+        trees = _builtin_trees(texts) if cached else {}
+        files = [trees.get(path) or parse(source) for path, source in sources.items()]
         library = resolve(files)
     except FlowError as error:
         raise LoadError(error, sources) from None
+    if entry is not None:
+        entry.store(library)
     return Loaded(library, sources)
+
+
+def _builtin_trees(texts: list[tuple[str, str]]) -> dict[str, st.File]:
+    """The syntax tree of each built-in file, by display path: from the cache on disk
+    (keyed on the files' paths and texts) or parsed and stored there."""
+    from checker.parser import parse
+
+    entry = disk_cache.entry("builtins", [f"{path}\0{text}" for path, text in texts])
+    stored = entry.load()
+    if isinstance(stored, dict) and list(stored) == [path for path, _ in texts]:
+        return stored
+    trees = {path: parse(SourceText(path, text)) for path, text in texts}
+    entry.store(trees)
+    return trees
 
 
 def _read(path: str) -> SourceText:

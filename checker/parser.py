@@ -6,11 +6,14 @@ Lark's errors become FlowErrors that say in plain words what was expected and wh
 from __future__ import annotations
 
 import dataclasses
+import io
 from functools import cache
 
+import lark
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
+from checker import cache as disk_cache
 from checker import syntax as st
 from checker import syntax_errors
 from checker.errors import FlowError
@@ -40,8 +43,22 @@ def parse(source: SourceText) -> st.File:
 
 @cache
 def _lark() -> Lark:
-    """Built on first use: building the LALR tables takes a moment."""
-    return Lark(grammar_text(), parser="lalr", lexer="contextual", propagate_positions=True)
+    """Built on first use: building the LALR tables takes a moment, so they are kept in the
+    cache on disk (cache.py) under the grammar's text and lark's version."""
+    grammar = grammar_text()
+    entry = disk_cache.entry("parser", [grammar, lark.__version__])
+    stored = entry.load()
+    if isinstance(stored, bytes):
+        try:
+            return Lark.load(io.BytesIO(stored))
+        except Exception:  # written by us under this key, so only if lark itself changed
+            pass
+    parser = Lark(grammar, parser="lalr", lexer="contextual", propagate_positions=True)
+    if entry.enabled:
+        tables = io.BytesIO()
+        parser.save(tables)
+        entry.store(tables.getvalue())
+    return parser
 
 
 def _too_deep(source: SourceText) -> FlowError:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 _CHECKOUT = Path(__file__).resolve().parent.parent
@@ -14,6 +13,8 @@ def grammar_text() -> str:
     in_checkout = _CHECKOUT / "grammar" / "flow.lark"
     if in_checkout.is_file():
         return in_checkout.read_text(encoding="utf-8")
+    from importlib import resources  # installed: package data (imported only then: slow)
+
     return resources.files("checker.grammar").joinpath("flow.lark").read_text(encoding="utf-8")
 
 
@@ -23,6 +24,8 @@ def builtin_arch_files() -> list[tuple[str, str]]:
     if in_checkout.is_dir():
         files = sorted(in_checkout.glob("*.flow"))
         return [(f"<builtin>/{f.name}", f.read_text(encoding="utf-8")) for f in files]
+    from importlib import resources
+
     package = resources.files("checker.archlib")
     entries = sorted(
         (e for e in package.iterdir() if e.name.endswith(".flow")), key=lambda e: e.name

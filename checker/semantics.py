@@ -95,20 +95,38 @@ class Semantics:
 
     # -- start -----------------------------------------------------------------------------
 
-    def initial_states(self) -> list[State]:
-        """Every start state: each colour of each `colour any` mapping, and each content
-        (absent, clean, dirty on write-back levels) of every line its alias reaches."""
-        p, lay = self.program, self.layout
-        n_threads = len(p.threads)
-        zero = (0,) * self.words
-        colour_sets = []
+    def start_colours(self) -> list[tuple[int, ...]]:
+        """Per handle, the colours it can have at the start: each colour for a declared
+        `colour any` mapping, its own for another declared one, 0 (unused) for the rest."""
+        p = self.program
+        colour_sets: list[tuple[int, ...]] = []
         for h in p.handles:
             if h.declared and h.colour is None:
-                colour_sets.append(range(p.colour_count))
+                colour_sets.append(tuple(range(p.colour_count)))
             elif h.declared:
                 colour_sets.append((h.colour % p.colour_count,))
             else:
                 colour_sets.append((0,))
+        return colour_sets
+
+    def is_start(self, state: State) -> bool:
+        """Whether `state` is one of initial_states(), without building them all."""
+        sets = self.start_colours()
+        if len(state.hcol) != len(sets):
+            return False
+        if any(c not in s for c, s in zip(state.hcol, sets, strict=True)):
+            return False
+        return state in self.initial_states([state.hcol])
+
+    def initial_states(self, colourings=None) -> list[State]:
+        """Every start state: each colour of each `colour any` mapping (or only the handle
+        colourings given), and each content (absent, clean, dirty on write-back levels) of
+        every line its alias reaches."""
+        p, lay = self.program, self.layout
+        n_threads = len(p.threads)
+        zero = (0,) * self.words
+        if colourings is None:
+            colourings = itertools.product(*self.start_colours())
         hstat = tuple(LIVE if h.declared else 0 for h in p.handles)
         tlb = tuple(a.handle >= 0 and p.handles[a.handle].declared for a in p.aliases)
         base = State(
@@ -128,7 +146,7 @@ class Semantics:
             counter=0,
         )
         states: list[State] = []
-        for colours in itertools.product(*colour_sets):
+        for colours in colourings:
             coloured = replace(base, hcol=tuple(colours))
             slots = sorted(self._declared_slots(coloured))
             options = []

@@ -87,7 +87,7 @@ class _Queries:
         if self.deadline is not None:
             left_ms = int((self.deadline - time.monotonic()) * 1000)
             if left_ms <= 0:
-                self.reason = "out of time"
+                self.reason = "out of time (--timeout)"
                 return z3.unknown
             solver.set("timeout", left_ms)
         solver.add(*self.constraints)

@@ -59,13 +59,13 @@ def _body(draw, page: str, mapping: str | None, depth: int = 0) -> tuple:
 
 
 @st.composite
-def arches(draw, max_levels: int = 1) -> m.Arch:
+def arches(draw, max_levels: int = 1, max_colours: int = 4) -> m.Arch:
     levels = []
     n_levels = draw(st.integers(0, max_levels))
     line_words = draw(st.integers(1, 2))
     for i in range(n_levels):
         indexing = draw(st.sampled_from(["pipt", "vipt", "vivt"])) if i == 0 else "pipt"
-        colours = draw(st.integers(1, 4)) if indexing == "vipt" else 1
+        colours = draw(st.integers(1, max_colours)) if indexing == "vipt" else 1
         levels.append(m.CacheLevel(f"L{i + 1}", indexing, colours, draw(st.booleans()),
                                    line_words, i > 0 and draw(st.booleans()), S))
     colour = draw(st.sampled_from(["linear", "any", "user", 1]))
@@ -98,7 +98,10 @@ def _mapping_body(draw, mapping: str) -> tuple:
 
 
 @st.composite
-def protocols(draw, max_words: int = 2) -> m.Protocol:
+def protocols(draw, max_words: int = 2, symmetric: bool = False) -> m.Protocol:
+    """A random protocol. With `symmetric`, user mappings may also take colours 2 and 3, and
+    some threads get a twin (a second thread with the same body, and the same body with its
+    own user mapping), so the symmetry reductions of the explicit engine have work to do."""
     n_pages = draw(st.integers(1, 2))
     pages = tuple(
         m.Page(f"p{i}", draw(st.sampled_from(["anon", "file"])), draw(st.booleans()),
@@ -108,7 +111,7 @@ def protocols(draw, max_words: int = 2) -> m.Protocol:
     mappings = []
     for i in range(draw(st.integers(0, 2))):
         page = draw(st.sampled_from(pages))
-        colour = draw(st.sampled_from([None, 0, 1]))
+        colour = draw(st.sampled_from([None, 0, 1, None, 2, 3] if symmetric else [None, 0, 1]))
         mappings.append(m.UserMapping(f"u{i}", page.name, colour, S))
     threads = []
     events = ["e0", "e1"]
@@ -120,6 +123,14 @@ def protocols(draw, max_words: int = 2) -> m.Protocol:
         for _ in range(draw(st.integers(1, 5))):
             body.extend(_statement(draw, pages, bound, events, signalled, t))
         threads.append(m.Thread(f"t{t}", False, tuple(body), S))
+        if symmetric and draw(st.booleans()):
+            twin = tuple(body)
+            used = [mp for mp in mappings if _mentions(twin, mp.name)]
+            if used and draw(st.booleans()):  # the twin gets its own copy of one mapping
+                mp = draw(st.sampled_from(used))
+                mappings.append(m.UserMapping(f"{mp.name}_t{t}", mp.page, mp.colour, S))
+                twin = _rename(twin, mp.name, f"{mp.name}_t{t}")
+            threads.append(m.Thread(f"t{t}_twin", False, twin, S))
     if draw(st.integers(0, 3)) == 0:
         threads.append(m.Thread("dev", True, _device_body(draw, pages, events, signalled), S))
     # Waits only on events someone signals, as the resolver demands.
@@ -220,3 +231,20 @@ def _statement(draw, pages, bound: dict, events, signalled: set, t: int) -> list
         dst, src = draw(st.sampled_from(sorted(same)))
         return [m.Copy(dst, src, S)]
     return [m.Signal(draw(st.sampled_from(events)), S)]
+
+
+def _rename(value, old: str, new: str):
+    """`value` with every string field equal to `old` (a mapping name) replaced by `new`."""
+    if isinstance(value, str):
+        return new if value == old else value
+    if isinstance(value, tuple):
+        return tuple(_rename(v, old, new) for v in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, Span):
+        changes = {f.name: _rename(getattr(value, f.name), old, new)
+                   for f in dataclasses.fields(value)}
+        return dataclasses.replace(value, **changes)
+    return value
+
+
+def _mentions(value, name: str) -> bool:
+    return _rename(value, name, name + "\0") != value

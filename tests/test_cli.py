@@ -107,10 +107,38 @@ def test_a_closed_pipe_is_not_a_traceback() -> None:
 def test_a_check_out_of_time_is_inconclusive_and_the_run_goes_on(in_repo: Path) -> None:
     for engine in ("explicit", "z3"):
         code, out, _ = status(["specs/set_bit_to_user.flow", "--arch", "x86,arm_v6",
-                               "--timeout", "0", "--engine", engine])
+                               "--timeout", "1e-9", "--engine", engine])
         assert code == 3, engine
         assert out.count("inconclusive (") == 8  # every check reported, none called safe
+        assert out.count("out of time") == 16  # the summary says why, too
         assert "8 checks: 0 as expected, 0 unexpected, 8 inconclusive" in out
+
+
+def test_limits_must_be_finite_and_above_zero(in_repo: Path) -> None:
+    for option, value in [("--timeout", "0"), ("--timeout", "-1"), ("--timeout", "nan"),
+                          ("--timeout", "inf"), ("--max-states", "0"), ("--max-memory", "0"),
+                          ("--max-states", "x")]:
+        proc = subprocess.run([sys.executable, "-m", "checker", "specs/set_bit_to_user.flow",
+                               option, value], cwd=REPO, capture_output=True, text=True)
+        assert proc.returncode == 2, (option, value)
+        assert f"argument {option}:" in proc.stderr and "Traceback" not in proc.stderr
+        assert not proc.stdout
+
+
+def test_a_state_limit_says_why_with_q(in_repo: Path) -> None:
+    code, out, _ = status(["-q", "specs/set_bit_to_user.flow", "--arch", "arm_v6",
+                           "--max-states", "5"])
+    assert code == 3
+    assert out.count("INCONCLUSIVE: more than 5 states (--max-states)") == 4
+
+
+def test_help_shows_the_limits_and_their_defaults() -> None:
+    proc = subprocess.run([sys.executable, "-m", "checker", "--help"], cwd=REPO,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0
+    text = " ".join(proc.stdout.split())
+    assert "--max-states N" in text and "(default: 10000000)" in text
+    assert "--max-memory MB" in text and "--timeout SECONDS" in text
 
 
 def test_a_generous_timeout_changes_nothing(in_repo: Path) -> None:
@@ -183,3 +211,34 @@ def test_show_arch_gives_every_function_of_every_builtin_arch_a_citation() -> No
         for entry in entries:
             body = entry.splitlines()[1:]
             assert any(row.strip().startswith("//") for row in body), f"{name}: {entry[:60]}"
+
+
+def test_a_long_check_shows_its_progress_on_a_terminal_and_erases_it() -> None:
+    """stderr on a pseudo-terminal: the progress line appears after about a second and is
+    erased; stdout (a pipe) is exactly what it is without a terminal."""
+    import os
+    import pty
+    import select
+
+    argv = [sys.executable, "-m", "checker", "-q", "bench/review.flow", "--arch", "mips",
+            "--max-states", "40000"]
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=terminal)
+    os.close(terminal)
+    seen = b""
+    while select.select([controller], [], [], 120)[0]:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    proc.wait()
+    os.close(controller)
+    assert b"review_memcpy_to_shared_file on mips: " in seen and b" states, " in seen
+    assert seen.endswith(b"\r\x1b[K")  # erased at the end of the check
+    piped = subprocess.run(argv, cwd=REPO, capture_output=True)
+    assert out == piped.stdout and piped.stderr == b""

@@ -276,7 +276,7 @@ def summary_lines(results: list[CheckResult]) -> list[str]:
 def summary_line(result: CheckResult, width_p: int = 24, width_a: int = 10) -> str:
     """`protocol  arch  kinds  verdict` in columns."""
     if not result.complete:
-        found, verdict = "?", "INCONCLUSIVE"
+        found, verdict = "?", f"INCONCLUSIVE: {result.reason}"
     else:
         found = ", ".join(sorted(result.kinds)) or "safe"
         verdict = "ok" if result.matches else "UNEXPECTED"

@@ -1,0 +1,751 @@
+"""The machine of semantics.py on flat states, for the explicit search.
+
+A state is one `bytes` object (one byte per field; or a tuple of ints when some field can
+exceed 255) at fixed offsets, so a step is one copy into a bytearray, a few stores and one
+copy back, and the visited set hashes a short byte string. Everything a step can know
+before it runs is resolved here once: the slots an alias reaches at each colour, the silent
+nodes that follow each node, each node's handler.
+
+Fields (value stored; "+1" fields keep 0 for "none"):
+    pc+1 per thread | handle+1 per register | handle status | handle colour | TLB per alias
+    | per cache slot: 0 absent / 1 clean / 2 dirty, then its words | memory | last write
+    | flags | views (thread x word) | per event: signalled, then its view (event x word)
+    | lock holder+1 | lock views (lock x word) | write counter
+
+semantics.py stays the reference: tests/test_engines.py holds this machine to it state for
+state, and every witness found here is replayed there before it is printed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from checker.machine import ENDED, LIVE, UNBORN, Layout, State
+from checker.program import END, LCond, Program
+
+STALE, UNMAPPED = 1, 2  # finding bits of a thread step
+KIND_BITS = ((STALE, "stale_read"), (UNMAPPED, "use_after_unmap"))
+
+Work = bytearray | list  # a state being changed by one step
+
+
+class FlatMachine:
+    """The transitions of one Program on flat states."""
+
+    def __init__(self, program: Program) -> None:
+        p = program
+        self.program = p
+        self.layout = lay = Layout(p)
+        self.nodes = p.nodes
+        T, R, H, A = len(p.threads), len(p.registers), len(p.handles), len(p.aliases)
+        self.n_threads = T
+        self.n_levels = len(p.levels)
+        self.W = W = p.total_words
+        self.LW = LW = p.line_words
+        self.SW = SW = 1 + LW
+        flags = sorted({(n.page, n.flag) for n in p.nodes if n.kind in ("set", "clear")}
+                       | set(_cond_flags(n.cond for n in p.nodes if n.kind == "test")))
+        self.flag_index = {f: i for i, f in enumerate(flags)}
+        self.flags = flags
+        E, L = len(p.events), len(p.locks)
+        self.PC = 0
+        self.REG = self.PC + T
+        self.HST = self.REG + R
+        self.HCOL = self.HST + H
+        self.TLB = self.HCOL + H
+        self.CACHE = self.TLB + A
+        self.MEM = self.CACHE + len(lay.slots) * SW
+        self.LAST = self.MEM + W
+        self.FLAG = self.LAST + W
+        self.VIEW = self.FLAG + len(flags)
+        self.SIGF = self.VIEW + T * W
+        self.SIGV = self.SIGF + E
+        self.HOLD = self.SIGV + E * W
+        self.LVIEW = self.HOLD + L
+        self.CNT = self.LVIEW + L * W
+        self.size = self.CNT + 1
+        writes = sum(1 if n.kind in ("write", "dma_write") else
+                     max(pg.words for pg in p.pages) if n.kind == "copy" else 0 for n in p.nodes)
+        widest = max(len(p.nodes) + 1, H + 1, T + 1, p.colour_count, writes, 2)
+        # bytes when every field fits in a byte (nearly always), else tuples of ints.
+        self.freeze: Callable = bytes if widest < 256 else tuple
+        self.thaw: Callable = bytearray if widest < 256 else list
+        self.zero_line = self.thaw(LW)
+        self._alias_handle = tuple(a.handle for a in p.aliases)
+        self._alias_page = tuple(a.page for a in p.aliases)
+        self._handle_alias = tuple(h.alias for h in p.handles)
+        self._apos: dict[tuple[int, int], tuple[tuple[int, ...], ...]] = {}
+        self._slot_level = tuple(s.level for s in lay.slots)
+        self._slot_line = tuple(lay.line_offset[s.page] + s.line for s in lay.slots)
+        self._page_lines = tuple(
+            tuple(range(lay.line_offset[page], lay.line_offset[page] + p.lines(page)))
+            for page in range(len(p.pages)))
+        self.write_back = tuple(lv.write_back for lv in p.levels)
+        self.victim_fill = tuple(lv.victim_fill for lv in p.levels)
+        self.line_positions = {
+            key: tuple(self.CACHE + s * SW for s in slots) for key, slots in lay.line_slots.items()
+        }
+        self.page_positions = tuple(tuple(self.CACHE + s * SW for s in slots)
+                                    for slots in lay.page_slots)
+        # Set when a step wrote back two different dirty copies of one line (_note_order).
+        self.order_sensitive = False
+        self._settle = [self._settle_paths(pc) for pc in range(len(p.nodes))]
+        self._handlers = [self._handler(node) for node in p.nodes]
+        self._touch = [self._touches(node) for node in p.nodes]
+
+    # -- converting to and from the reference State ---------------------------------------
+
+    def encode(self, s: State) -> bytes | tuple:
+        p, W = self.program, self.W
+        w = self.thaw(self.size)
+        for t, pc in enumerate(s.pcs):
+            w[self.PC + t] = pc + 1
+        for r, h in enumerate(s.regs):
+            w[self.REG + r] = h + 1
+        for h, (status, colour) in enumerate(zip(s.hstat, s.hcol, strict=True)):
+            w[self.HST + h], w[self.HCOL + h] = status, colour
+        for a, present in enumerate(s.tlb):
+            w[self.TLB + a] = int(present)
+        for slot, line in enumerate(s.cache):
+            if line is not None:
+                pos = self.CACHE + slot * self.SW
+                w[pos] = 2 if line[0] else 1
+                w[pos + 1 : pos + self.SW] = self.thaw(line[1])
+        for i in range(W):
+            w[self.MEM + i], w[self.LAST + i] = s.mem[i], s.last[i]
+        for flag in s.flags:
+            w[self.FLAG + self.flag_index[flag]] = 1
+        for t, view in enumerate(s.views):
+            w[self.VIEW + t * W : self.VIEW + (t + 1) * W] = self.thaw(view)
+        for e, view in enumerate(s.signals):
+            if view is not None:
+                w[self.SIGF + e] = 1
+                w[self.SIGV + e * W : self.SIGV + (e + 1) * W] = self.thaw(view)
+        for lk, holder in enumerate(s.holders):
+            w[self.HOLD + lk] = holder + 1
+            w[self.LVIEW + lk * W : self.LVIEW + (lk + 1) * W] = self.thaw(s.lock_views[lk])
+        w[self.CNT] = s.counter
+        assert len(p.threads) == len(s.pcs)
+        return self.freeze(w)
+
+    def decode(self, s: bytes | tuple) -> State:
+        p, W, SW = self.program, self.W, self.SW
+        T, H = len(p.threads), len(p.handles)
+
+        def field(base: int, n: int, shift: int = 0) -> tuple[int, ...]:
+            return tuple(v - shift for v in s[base : base + n])
+
+        cache = []
+        for slot in range(len(self.layout.slots)):
+            pos = self.CACHE + slot * SW
+            status = s[pos]
+            cache.append(None if status == 0 else (status == 2, tuple(s[pos + 1 : pos + SW])))
+        return State(
+            pcs=field(self.PC, T, 1),
+            regs=field(self.REG, len(p.registers), 1),
+            hstat=field(self.HST, H),
+            hcol=field(self.HCOL, H),
+            tlb=tuple(bool(v) for v in s[self.TLB : self.TLB + len(p.aliases)]),
+            cache=tuple(cache),
+            mem=field(self.MEM, W),
+            last=field(self.LAST, W),
+            flags=frozenset(f for i, f in enumerate(self.flags) if s[self.FLAG + i]),
+            views=tuple(field(self.VIEW + t * W, W) for t in range(T)),
+            signals=tuple(field(self.SIGV + e * W, W) if s[self.SIGF + e] else None
+                          for e in range(len(p.events))),
+            holders=field(self.HOLD, len(p.locks), 1),
+            lock_views=tuple(field(self.LVIEW + k * W, W) for k in range(len(p.locks))),
+            counter=s[self.CNT],
+        )
+
+    # -- successors ------------------------------------------------------------------------
+
+    def ended(self, s) -> bool:
+        return not any(s[self.PC : self.PC + self.n_threads])
+
+    def thread_successors(self, s, t: int, colours: Callable | None = None) -> list:
+        """(label key (t, pc, choice, to), state, finding bits) of each outcome of thread
+        t's next step; `colours(w, handle, colours)` may narrow the colours `map` tries."""
+        pcv = s[self.PC + t]
+        if not pcv:
+            return []
+        pc = pcv - 1
+        handler, blocked = self._handlers[pc]
+        if blocked is not None and blocked(s):
+            return []
+        w = self.thaw(s)
+        w[self.PC + t] = self.nodes[pc].next[0] + 1
+        out = []
+        for choice, work, kinds in handler(w, t, colours):
+            for settled in self._settle_work(work, t):
+                to = settled[self.PC + t] - 1
+                out.append(((t, pc, choice, to), self.freeze(settled), kinds))
+        return out
+
+    def env_successors(self, s, lines: set[int] | None = None) -> list:
+        """(label key (-1, -1, choice, -1), state) of each environment event (only on the
+        physical `lines`, if given)."""
+        out = []
+        CACHE, SW, thaw, freeze = self.CACHE, self.SW, self.thaw, self.freeze
+        slot_line = self._slot_line
+        for slot in range(len(self._slot_level)):
+            pos = CACHE + slot * SW
+            if s[pos] and (lines is None or slot_line[slot] in lines):
+                w = thaw(s)
+                self._evict(w, pos)
+                out.append(((-1, -1, ("evict", slot), -1), freeze(w)))
+        for alias in self._speculative_aliases(s):
+            page = self._alias_page[alias]
+            colour = self.alias_colour(s, alias)
+            positions = self.alias_positions(alias, colour)[0]
+            first = self.layout.line_offset[page]
+            for line in range(len(positions)):
+                pos = positions[line]
+                if not s[pos] and (lines is None or first + line in lines):
+                    w = thaw(s)
+                    w[pos] = 1
+                    w[pos + 1 : pos + SW] = self._fetch(w, alias, colour, page, line, 1)
+                    out.append(((-1, -1, ("fill", alias, line), -1), freeze(w)))
+        return out
+
+    def touched_lines(self, s) -> set[int]:
+        """The physical lines (numbered as in Layout.line_offset) whose cache slots or memory
+        the next step of some unfinished thread may use or change, with every line of a page
+        whose TLB entries or handles it may change (the environment reduction,
+        docs/engines.md)."""
+        lines: set[int] = set()
+        REG, handles = self.REG, self.program.handles
+        page_lines, line_offset = self._page_lines, self.layout.line_offset
+        for t in range(self.n_threads):
+            pcv = s[self.PC + t]
+            if not pcv:
+                continue
+            for page, reg, line in self._touch[pcv - 1]:
+                if reg >= 0:
+                    handle = s[REG + reg] - 1
+                    if handle < 0:
+                        continue
+                    page = handles[handle].page
+                if line < 0:
+                    lines.update(page_lines[page])
+                else:
+                    lines.add(line_offset[page] + line)
+        return lines
+
+    def _touches(self, node) -> tuple[tuple[int, int, int], ...]:
+        """What a node touches: (page or -1, register holding a handle of the page or -1,
+        line of the page or -1 for all of them), each."""
+        kind, line = node.kind, node.index // self.LW
+        if kind in ("read", "write"):
+            return ((-1, node.reg, line),)
+        if kind in ("unmap", "munmap"):
+            return ((-1, node.reg, -1),)
+        if kind == "copy":
+            return ((-1, node.reg, -1), (-1, node.reg2, -1))
+        if kind in ("dma_read", "dma_write"):
+            return ((node.page, -1, line),)
+        if kind in ("map", "mmap"):
+            return ((self.program.handles[node.handle].page, -1, -1),)
+        if kind == "maint":
+            return ((node.page, -1, -1),) if node.page >= 0 else ((-1, node.reg, -1),)
+        return ()
+
+    def _speculative_aliases(self, s) -> list[int]:
+        p = self.program
+        mode = p.arch.speculative_fill
+        if not p.levels or mode == "no":
+            return []
+        if mode == "tlb":
+            return [a for a in range(len(p.aliases)) if s[self.TLB + a]]
+        live = {self._handle_alias[h] for h in range(len(p.handles)) if s[self.HST + h] == LIVE}
+        live |= {page for page, info in enumerate(p.pages) if not info.highmem}
+        return sorted(live)
+
+    # -- the end of a run ------------------------------------------------------------------
+
+    def lost(self, s) -> bool | None:
+        """Whether some order of draining the dirty lines loses a last write (None: ask the
+        reference interpreter; done here only for one cache level, where the last line
+        written out of a physical line decides its memory)."""
+        if self.n_levels > 1:
+            return None
+        MEM, LAST = self.MEM, self.LAST
+        lay = self.layout
+        for (page, line), positions in self.line_positions.items():
+            words = lay.line_words(page, line)
+            dirty = [pos for pos in positions if s[pos] == 2]
+            if not dirty:
+                if any(s[MEM + i] != s[LAST + i] for i in words):
+                    return True
+                continue
+            for pos in dirty:
+                for offset, i in enumerate(words):
+                    if s[pos + 1 + offset] != s[LAST + i]:
+                        return True
+        return False
+
+    # -- silent nodes ----------------------------------------------------------------------
+
+    def _settle_paths(self, pc: int) -> tuple[tuple[int, tuple[tuple[int, int], ...]], ...]:
+        """Where a thread at `pc` stops after the silent nodes (move, choice): each reachable
+        stopping pc with the register moves on the way, in the order semantics.py forks."""
+        nodes = self.nodes
+        paths: list[tuple[int, tuple[tuple[int, int], ...]]] = []
+
+        def walk(at: int, moves: tuple[tuple[int, int], ...]) -> None:
+            while at != END:
+                node = nodes[at]
+                if node.kind == "move":
+                    moves = (*moves, (node.reg, node.reg2))
+                    at = node.next[0]
+                elif node.kind == "choice":
+                    for branch in node.next:
+                        walk(branch, moves)
+                    return
+                else:
+                    break
+            paths.append((at, moves))
+
+        walk(pc, ())
+        return tuple(paths)
+
+    def _settle_work(self, w: Work, t: int) -> list[Work]:
+        pcv = w[self.PC + t]
+        if not pcv:
+            return [w]
+        paths = self._settle[pcv - 1]
+        if len(paths) == 1 and not paths[0][1]:
+            w[self.PC + t] = paths[0][0] + 1
+            return [w]
+        out = []
+        REG = self.REG
+        for at, moves in paths:
+            w2 = self.thaw(w) if len(paths) > 1 else w
+            for dst, src in moves:
+                w2[REG + dst] = w2[REG + src]
+            w2[self.PC + t] = at + 1
+            out.append(w2)
+        return out
+
+    # -- slots -----------------------------------------------------------------------------
+
+    def alias_colour(self, s, alias: int) -> int:
+        handle = self._alias_handle[alias]
+        return 0 if handle < 0 else s[self.HCOL + handle]
+
+    def alias_positions(self, alias: int, colour: int) -> tuple[tuple[int, ...], ...]:
+        """Per level, per line of the alias's page: the position of the slot it uses."""
+        key = (alias, colour)
+        found = self._apos.get(key)
+        if found is None:
+            lay, p = self.layout, self.program
+            page = self._alias_page[alias]
+            hcol = [0] * len(p.handles)
+            if self._alias_handle[alias] >= 0:
+                hcol[self._alias_handle[alias]] = colour
+            found = tuple(
+                tuple(self.CACHE + lay.alias_slot(hcol, level, alias, line) * self.SW
+                      for line in range(p.lines(page)))
+                for level in range(len(p.levels))
+            )
+            self._apos[key] = found
+        return found
+
+    def _outer_position(self, w: Work, pos: int) -> int:
+        slot = (pos - self.CACHE) // self.SW
+        hcol = [w[self.HCOL + h] for h in range(len(self.program.handles))]
+        return self.CACHE + self.layout.outer_slot(hcol, slot) * self.SW
+
+    # -- memory and caches -----------------------------------------------------------------
+
+    def _fetch(self, w: Work, alias: int, colour: int, page: int, line: int, start: int):
+        positions = self.alias_positions(alias, colour)
+        for level in range(start, self.n_levels):
+            pos = positions[level][line]
+            if w[pos]:
+                return w[pos + 1 : pos + self.SW]
+        data = self.thaw(self.LW)
+        for offset, i in enumerate(self.layout.line_words(page, line)):
+            data[offset] = w[self.MEM + i]
+        return data
+
+    def _evict(self, w: Work, pos: int) -> None:
+        status = w[pos]
+        if not status:
+            return
+        SW = self.SW
+        data = w[pos + 1 : pos + SW]
+        w[pos] = 0
+        w[pos + 1 : pos + SW] = self.zero_line
+        level = self._slot_level[(pos - self.CACHE) // SW]
+        if status == 2:
+            self._write_out(w, pos, data)
+        elif level + 1 < self.n_levels and self.victim_fill[level + 1]:
+            outer = self._outer_position(w, pos)
+            if w[outer] == 2:
+                self._evict(w, outer)
+            w[outer] = 1
+            w[outer + 1 : outer + SW] = data
+
+    def _write_out(self, w: Work, pos: int, data) -> None:
+        slot = (pos - self.CACHE) // self.SW
+        info = self.layout.slots[slot]
+        SW = self.SW
+        for level in range(info.level + 1, self.n_levels):
+            pos = self._outer_position(w, pos)
+            if self.write_back[level]:
+                w[pos] = 2
+                w[pos + 1 : pos + SW] = data
+                return
+            if w[pos]:
+                w[pos] = 1
+                w[pos + 1 : pos + SW] = data
+        MEM = self.MEM
+        for offset, i in enumerate(self.layout.line_words(info.page, info.line)):
+            w[MEM + i] = data[offset]
+
+    def _observe(self, w: Work, t: int, word: int, value: int) -> int:
+        at = self.VIEW + t * self.W + word
+        if value < w[at]:
+            return STALE
+        w[at] = value
+        return 0
+
+    def _cpu_read(self, w: Work, t: int, alias: int, colour: int, index: int) -> int:
+        page = self._alias_page[alias]
+        word = self.layout.word_offset[page] + index
+        if not self.n_levels:
+            return self._observe(w, t, word, w[self.MEM + word])
+        line, offset = divmod(index, self.LW)
+        pos = self.alias_positions(alias, colour)[0][line]
+        if not w[pos]:
+            data = self._fetch(w, alias, colour, page, line, 1)
+            w[pos] = 1
+            w[pos + 1 : pos + self.SW] = data
+        return self._observe(w, t, word, w[pos + 1 + offset])
+
+    def _new_write(self, w: Work, t: int, word: int) -> int:
+        value = w[self.CNT] + 1
+        w[self.CNT] = value
+        w[self.LAST + word] = value
+        w[self.VIEW + t * self.W + word] = value
+        return value
+
+    def _cpu_write(self, w: Work, t: int, alias: int, colour: int, index: int) -> None:
+        page = self._alias_page[alias]
+        word = self.layout.word_offset[page] + index
+        value = self._new_write(w, t, word)
+        line, offset = divmod(index, self.LW)
+        positions = self.alias_positions(alias, colour)
+        for level in range(self.n_levels):
+            pos = positions[level][line]
+            if self.write_back[level]:
+                if not w[pos]:
+                    w[pos + 1 : pos + self.SW] = self._fetch(w, alias, colour, page, line,
+                                                             level + 1)
+                w[pos] = 2
+                w[pos + 1 + offset] = value
+                return
+            if w[pos]:
+                w[pos + 1 + offset] = value
+        w[self.MEM + word] = value
+
+    def _live(self, w: Work, reg: int) -> int:
+        """UNMAPPED unless register `reg` holds a live handle."""
+        handle = w[self.REG + reg] - 1
+        return UNMAPPED if handle < 0 or w[self.HST + handle] != LIVE else 0
+
+    def _through(self, w: Work, reg: int) -> tuple[int, int, int]:
+        """(alias, its colour, finding bits) of an access through register `reg`."""
+        kinds = self._live(w, reg)
+        alias = self._handle_alias[w[self.REG + reg] - 1]
+        w[self.TLB + alias] = 1
+        return alias, self.alias_colour(w, alias), kinds
+
+    # -- node handlers ---------------------------------------------------------------------
+
+    def _handler(self, node) -> tuple[Callable, Callable | None]:
+        """(handler(w, t, colours) -> [(choice, w, bits)], blocked(state) or None)."""
+        kind = node.kind
+        one = _single
+        if kind == "read":
+            return one(lambda w, t: self._access(w, t, node, False)), None
+        if kind == "write":
+            return one(lambda w, t: self._access(w, t, node, True)), None
+        if kind == "copy":
+            return one(lambda w, t: self._copy(w, t, node)), None
+        if kind == "maint":
+            return one(lambda w, t: self._maintenance(w, t, node)), None
+        if kind == "signal":
+            return one(lambda w, t: self._signal(w, t, node.event)), None
+        if kind == "wait":
+            sigf = self.SIGF + node.event
+            return (one(lambda w, t: self._join_into(w, self.VIEW + t * self.W,
+                                                     self.SIGV + node.event * self.W)),
+                    lambda s: not s[sigf])
+        if kind == "lock":
+            hold = self.HOLD + node.lock
+            return one(lambda w, t: self._lock(w, t, node.lock)), lambda s: s[hold] != 0
+        if kind == "unlock":
+            return one(lambda w, t: self._unlock(w, t, node.lock)), None
+        if kind in ("unmap", "munmap"):
+            return one(lambda w, t: self._unmap(w, node)), None
+        if kind in ("set", "clear"):
+            at = self.FLAG + self.flag_index[(node.page, node.flag)]
+            value = int(kind == "set")
+            return one(lambda w, t: _store(w, at, value)), None
+        if kind == "dma_write":
+            return one(lambda w, t: self._dma_write(w, t, node)), None
+        if kind == "nop":
+            return one(lambda w, t: 0), None
+        if kind == "dma_read":
+            return (lambda w, t, colours: self._dma_read(w, t, node)), None
+        if kind in ("map", "mmap"):
+            return (lambda w, t, colours: self._map(w, node, colours)), None
+        if kind == "test":
+            cond = self._compile_cond(node.cond)
+
+            def test(w, t, colours):
+                taken = cond(w)
+                w[self.PC + t] = (node.next[0] if taken else node.next[1]) + 1
+                return [(("branch", taken), w, 0)]
+
+            return test, None
+        if kind in ("move", "choice"):
+            return (lambda w, t, colours: [((), w, 0)]), None  # only a start pc; settled
+        raise AssertionError(f"unknown node kind {kind}")
+
+    def _access(self, w: Work, t: int, node, write: bool) -> int:
+        if not w[self.REG + node.reg]:
+            return UNMAPPED  # an unbound register: reported, and the access does not happen
+        alias, colour, kinds = self._through(w, node.reg)
+        if write:
+            self._cpu_write(w, t, alias, colour, node.index)
+            return kinds
+        return kinds | self._cpu_read(w, t, alias, colour, node.index)
+
+    def _copy(self, w: Work, t: int, node) -> int:
+        kinds = 0
+        for reg in (node.reg, node.reg2):
+            if not w[self.REG + reg]:
+                kinds = UNMAPPED
+        if kinds:
+            return kinds
+        src, src_colour, k1 = self._through(w, node.reg2)
+        dst, dst_colour, k2 = self._through(w, node.reg)
+        kinds = k1 | k2
+        for i in range(self.program.pages[self._alias_page[dst]].words):
+            kinds |= self._cpu_read(w, t, src, src_colour, i)
+            self._cpu_write(w, t, dst, dst_colour, i)
+        return kinds
+
+    def _join_into(self, w: Work, dst: int, src: int) -> int:
+        for i in range(self.W):
+            if w[src + i] > w[dst + i]:
+                w[dst + i] = w[src + i]
+        return 0
+
+    def _signal(self, w: Work, t: int, event: int) -> int:
+        W = self.W
+        at, view = self.SIGV + event * W, self.VIEW + t * W
+        if w[self.SIGF + event]:
+            return self._join_into(w, at, view)
+        w[self.SIGF + event] = 1
+        w[at : at + W] = w[view : view + W]
+        return 0
+
+    def _lock(self, w: Work, t: int, lock: int) -> int:
+        w[self.HOLD + lock] = t + 1
+        return self._join_into(w, self.VIEW + t * self.W, self.LVIEW + lock * self.W)
+
+    def _unlock(self, w: Work, t: int, lock: int) -> int:
+        w[self.HOLD + lock] = 0
+        return self._join_into(w, self.LVIEW + lock * self.W, self.VIEW + t * self.W)
+
+    def _unmap(self, w: Work, node) -> int:
+        handle = w[self.REG + node.reg] - 1
+        kinds = self._live(w, node.reg) if node.kind == "unmap" else 0
+        if handle >= 0:
+            w[self.HST + handle] = ENDED
+        return kinds
+
+    def _dma_write(self, w: Work, t: int, node) -> int:
+        word = self.layout.word_offset[node.page] + node.index
+        value = self._new_write(w, t, word)
+        w[self.MEM + word] = value
+        if self.program.arch.dma_coherent:
+            line, offset = divmod(node.index, self.LW)
+            for pos in self.line_positions[(node.page, line)]:
+                if w[pos]:
+                    w[pos + 1 + offset] = value
+        return 0
+
+    def _dma_read(self, w: Work, t: int, node) -> list:
+        word = self.layout.word_offset[node.page] + node.index
+        values = [w[self.MEM + word]]
+        if self.program.arch.dma_coherent:
+            line, offset = divmod(node.index, self.LW)
+            dirty = sorted({w[pos + 1 + offset] for pos in self.line_positions[(node.page, line)]
+                            if w[pos] == 2})
+            values = dirty or values
+        out = []
+        for value in values:
+            w2 = self.thaw(w) if len(values) > 1 else w
+            kinds = self._observe(w2, t, word, value)
+            out.append((("value", value) if len(values) > 1 else (), w2, kinds))
+        return out
+
+    def map_colours(self, w: Work, handle: int) -> list[int]:
+        """The colours semantics.py lets `map` give handle `handle` in state `w`."""
+        p = self.program
+        info = p.handles[handle]
+        spec = info.colour
+        if spec == "linear" or p.colour_count == 1:
+            return [0]
+        if isinstance(spec, int):
+            return [spec % p.colour_count]
+        if spec == "user":
+            live = {w[self.HCOL + h] for h in self.layout.user_handles[info.page]
+                    if w[self.HST + h] == LIVE}
+            if live:
+                return sorted(live)
+        return list(range(p.colour_count))
+
+    def _map(self, w: Work, node, colours: Callable | None) -> list:
+        options = self.map_colours(w, node.handle)
+        if colours is not None and len(options) > 1:
+            options = colours(w, node.handle, options)
+        out = []
+        many = len(self.map_colours(w, node.handle)) > 1  # the label names the colour
+        for colour in options:
+            w2 = self.thaw(w) if len(options) > 1 else w
+            w2[self.HST + node.handle] = LIVE
+            w2[self.HCOL + node.handle] = colour
+            w2[self.REG + node.reg] = node.handle + 1
+            out.append((("colour", colour) if many else (), w2, 0))
+        return out
+
+    def _compile_cond(self, c: LCond | None) -> Callable:
+        assert c is not None
+        p = self.program
+        if c.op == "pred":
+            page = p.pages[c.page]
+            if c.pred != "mapped":
+                value = {"anon": page.kind == "anon", "file": page.kind == "file",
+                         "highmem": page.highmem}[c.pred]
+                return lambda w: value
+            users = [self.HST + h for h in self.layout.user_handles[c.page]]
+            return lambda w: any(w[at] == LIVE for at in users)
+        if c.op == "flag":
+            at = self.FLAG + self.flag_index[(c.page, c.flag)]
+            return lambda w: bool(w[at])
+        left = self._compile_cond(c.left)
+        if c.op == "not":
+            return lambda w: not left(w)
+        right = self._compile_cond(c.right)
+        if c.op == "and":
+            return lambda w: left(w) and right(w)
+        return lambda w: left(w) or right(w)
+
+    # -- maintenance -----------------------------------------------------------------------
+
+    def _note_order(self, w: Work, positions: list[int]) -> None:
+        """Set `order_sensitive` if writing these slots back in another order could leave
+        something else in memory: two dirty copies of one physical line holding different
+        words. semantics.py writes them in slot order, which the symmetry reductions do not
+        respect (checker/engines/symmetry.py)."""
+        seen: dict[tuple[int, int], bytes | tuple] = {}
+        for pos in positions:
+            if w[pos] == 2:
+                info = self.layout.slots[(pos - self.CACHE) // self.SW]
+                data = bytes(w[pos + 1 : pos + self.SW]) if self.thaw is bytearray \
+                    else tuple(w[pos + 1 : pos + self.SW])
+                key = (info.page, info.line)
+                if key in seen and seen[key] != data:
+                    self.order_sensitive = True
+                    return
+                seen[key] = data
+
+    def _targets(self, w: Work, node) -> tuple[list[int], list[int], int]:
+        """(aliases, slot positions in level order, finding bits) a maintenance node acts on
+        (semantics.py _target_slots)."""
+        p = self.program
+        reg_handle = w[self.REG + node.reg] - 1 if node.reg >= 0 else -1
+        kinds = 0
+        if node.target == "mapping" and node.op == "purge_tlb":
+            return ([self._handle_alias[reg_handle]] if reg_handle >= 0 else []), [], 0
+        if node.target == "mapping":
+            if reg_handle >= 0:
+                alias, _, kinds = self._through(w, node.reg)
+                aliases = [alias]
+            else:
+                aliases, kinds = [], UNMAPPED
+            page = self._alias_page[aliases[0]] if aliases else -1
+        else:
+            page = node.page
+            if page < 0:
+                if reg_handle < 0:
+                    return [], [], 0
+                page = p.handles[reg_handle].page
+            if node.target == "kernel":
+                aliases = [] if p.pages[page].highmem else [page]
+            elif node.target == "user":
+                aliases = [self._handle_alias[h] for h in self.layout.user_handles[page]
+                           if w[self.HST + h] == LIVE]
+            else:
+                return list(self.layout.page_aliases[page]), list(self.page_positions[page]), 0
+        positions: list[int] = []
+        for level in range(self.n_levels):
+            for alias in aliases:
+                for pos in self.alias_positions(alias, self.alias_colour(w, alias))[level]:
+                    if pos not in positions:
+                        positions.append(pos)
+        return aliases, positions, kinds
+
+    def _maintenance(self, w: Work, t: int, node) -> int:
+        aliases, positions, kinds = self._targets(w, node)
+        op = node.op
+        if op == "purge_tlb":
+            for alias in aliases:
+                w[self.TLB + alias] = 0
+            return kinds
+        SW = self.SW
+        if op in ("writeback", "flush"):
+            if len(positions) > 1 and not self.order_sensitive:
+                self._note_order(w, positions)
+            for pos in positions:
+                if w[pos] == 2:
+                    data = w[pos + 1 : pos + SW]
+                    self._evict(w, pos)
+                    if op == "writeback":
+                        w[pos] = 1
+                        w[pos + 1 : pos + SW] = data
+        if op in ("invalidate", "flush"):
+            for pos in positions:
+                w[pos] = 0
+                w[pos + 1 : pos + SW] = self.zero_line
+        return kinds
+
+
+def _single(step: Callable) -> Callable:
+    """A handler with one outcome, from a function that changes w and returns finding bits."""
+    return lambda w, t, colours: [((), w, step(w, t))]
+
+
+def _store(w: Work, at: int, value: int) -> int:
+    w[at] = value
+    return 0
+
+
+def _cond_flags(conds) -> list[tuple[int, str]]:
+    out: list[tuple[int, str]] = []
+    stack = [c for c in conds if c is not None]
+    while stack:
+        c = stack.pop()
+        if c.op == "flag":
+            out.append((c.page, c.flag))
+        stack += [x for x in (c.left, c.right) if x is not None]
+    return out
+
+
+__all__ = ["FlatMachine", "KIND_BITS", "STALE", "UNMAPPED", "UNBORN"]
