@@ -7,8 +7,9 @@ that touch the line (explicit.py), so they never run: its content is frozen unti
 the run, where it decides one thing, whether draining its dirty copies can lose a last write.
 So every dead line is rewritten to one of two contents: no copy cached and memory holding its
 last writes (nothing lost), or the same with the first word's memory changed (lost).
-docs/engines.md, "Dead lines", gives the argument. Only for one cache level, where the
-lost-write check of a line is local (FlatMachine.lost).
+docs/engines.md, "Dead lines", gives the argument. With several levels, whether a line's
+drain can lose a write is found by trying every order of writing its dirty copies out, as
+semantics.py does at the end of a run, on that line alone (lines never mix).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ class DeadLines:
     def __init__(self, m: FlatMachine) -> None:
         self.m = m
         p = m.program
-        self.active = m.n_levels == 1 and m.freeze is bytes
+        self.active = m.n_levels >= 1 and m.freeze is bytes
         pages = _register_pages(p)
         lay = m.layout
         n_lines = lay.total_lines
@@ -74,42 +75,89 @@ class DeadLines:
 
         self.future = [0] + [reach(pc) for pc in range(len(p.nodes))]  # by stored pc+1
         self.all_lines = (1 << n_lines) - 1
-        self.lines = sorted(
-            (lay.line_offset[page] + line, positions, tuple(lay.line_words(page, line)))
-            for (page, line), positions in m.line_positions.items()
-        )
+        # Per line: its index, the span of its slots at each level (a physical line's slots
+        # at one level are consecutive: one per colour or alias), of its memory and of its
+        # last writes.
+        self.lines = []
+        for (page, line), positions in sorted(m.line_positions.items()) if self.active else ():
+            words = lay.line_words(page, line)
+            blocks = []
+            for level in range(m.n_levels):
+                at = [pos for pos in positions if m._slot_level[(pos - m.CACHE) // m.SW] == level]
+                blocks.append((at[0], at[-1] + m.SW))
+                assert at[-1] + m.SW - at[0] == len(at) * m.SW
+            self.lines.append((lay.line_offset[page] + line, tuple(blocks),
+                               (m.MEM + words[0], m.MEM + words[-1] + 1),
+                               (m.LAST + words[0], m.LAST + words[-1] + 1), positions))
+        # Where a line goes when it leaves a VIVT level depends on its alias's colour.
+        vivt = m.n_levels > 1 and any(lv.indexing == "vivt" for lv in p.levels)
+        self.handles = (m.HST, m.HCOL + len(p.handles)) if vivt else (0, 0)
+        self._dead: dict = {}  # pcs -> dead line mask
+        self._reduced: dict = {}  # what a line's reduction depends on -> None or its result
 
     def canonical(self, s):
         m = self.m
-        live = 0
-        future = self.future
-        for pcv in s[m.PC : m.PC + m.n_threads]:
-            live |= future[pcv]
-        dead = self.all_lines & ~live
+        pcs = s[m.PC : m.PC + m.n_threads]
+        dead = self._dead.get(pcs)
+        if dead is None:
+            live = 0
+            for pcv in pcs:
+                live |= self.future[pcv]
+            dead = self._dead[pcs] = self.all_lines & ~live
         if not dead:
             return s
         w = None
-        MEM, LAST, SW = m.MEM, m.LAST, m.SW
-        for index, positions, words in self.lines:
+        h0, h1 = self.handles
+        for index, blocks, (m0, m1), (l0, l1), positions in self.lines:
             if not dead >> index & 1:
                 continue
-            dirty = [pos for pos in positions if s[pos] == 2]
-            if dirty:
-                lost = any(s[pos + 1 + k] != s[LAST + i]
-                           for pos in dirty for k, i in enumerate(words))
-            else:
-                lost = any(s[MEM + i] != s[LAST + i] for i in words)
-            if not any(s[pos] for pos in positions) and \
-                    all(s[MEM + i] == s[LAST + i] ^ (lost and k == 0)
-                        for k, i in enumerate(words)):
-                continue  # already in its reduced form
+            key = (index, *(s[b0:b1] for b0, b1 in blocks), s[m0:m1], s[l0:l1], s[h0:h1])
+            reduced = self._reduced.get(key, 0)
+            if reduced == 0:
+                reduced = self._reduced[key] = self._reduce(s, blocks, (m0, m1), (l0, l1),
+                                                            positions)
+            if reduced is None:
+                continue
             if w is None:
                 w = m.thaw(s)
-            for pos in positions:
-                w[pos : pos + SW] = bytes(SW)
-            for k, i in enumerate(words):
-                w[MEM + i] = s[LAST + i] ^ (lost and k == 0)
+            for b0, b1 in blocks:
+                w[b0:b1] = bytes(b1 - b0)
+            w[m0:m1] = reduced
         return s if w is None else m.freeze(w)
+
+    def _reduce(self, s, blocks, memory_span, last_span, positions) -> bytes | None:
+        """The reduced memory of one dead line (its slots are then emptied), or None if the
+        line is reduced already."""
+        memory, last = s[slice(*memory_span)], s[slice(*last_span)]
+        lost = self._lost(s, positions, memory_span, last)
+        new_memory = bytes([last[0] ^ lost]) + last[1:]
+        if not any(any(s[b0:b1]) for b0, b1 in blocks) and memory == new_memory:
+            return None
+        return new_memory
+
+    def _lost(self, s, positions, memory_span, last: bytes) -> bool:
+        """Whether some order of writing out the line's dirty copies leaves memory without
+        one of its last writes (semantics.py lost_words, on one line)."""
+        m = self.m
+        if m.n_levels == 1:
+            # One level: the copy written out last decides memory; any dirty one can be last.
+            n = len(last)
+            dirty = [s[pos + 1 : pos + 1 + n] for pos in positions if s[pos] == 2]
+            return any(data != last for data in dirty) if dirty else \
+                s[slice(*memory_span)] != last
+        stack = [m.thaw(s)]
+        while stack:
+            w = stack.pop()
+            pending = [pos for pos in positions if w[pos] == 2]
+            if not pending:
+                if bytes(w[slice(*memory_span)]) != last:
+                    return True
+                continue
+            for pos in pending:
+                w2 = m.thaw(w)
+                m._evict(w2, pos)
+                stack.append(w2)
+        return False
 
 
 def _register_pages(p) -> list[set[int]]:

@@ -68,10 +68,16 @@ def search(
     try:
         limits = (max_states, deadline, first_only, progress, max_memory)
         outcome = _Search(machine, colours, threads, *limits, defer=reduce).run()
-        if machine.order_sensitive and (colours or threads):
-            # A flush wrote back two different copies of one line, in an order the
-            # reductions do not respect (symmetry.py): search again without them.
-            outcome = _Search(FlatMachine(program), None, None, *limits).run()
+        if (colours and machine.order_colour) or (threads and machine.order_thread):
+            # A flush wrote back two different copies of one line, in an order a symmetry
+            # does not respect (symmetry.py): search again without that symmetry.
+            again = FlatMachine(program)
+            outcome = _Search(again, None if machine.order_colour else colours,
+                              None if machine.order_thread else threads, *limits,
+                              defer=reduce).run()
+            if (colours and again.order_colour) or (threads and again.order_thread):
+                outcome = _Search(FlatMachine(program), None, None, *limits,
+                                  defer=reduce).run()
         return outcome
     finally:
         if enabled:
@@ -87,7 +93,8 @@ class _Search:
         self.symmetry = colours
         self.threads = threads
         dead = DeadLines(m) if defer else None
-        self.canonical = _normaliser(colours, threads, dead if dead and dead.active else None)
+        self.dead = dead if dead and dead.active else None
+        self.canonical = _normaliser(colours, threads, self.dead)
         self.map_colours = colours.map_colours if colours else None
         self.max_states = max_states
         self.deadline = deadline
@@ -142,7 +149,8 @@ class _Search:
                 i += 1
                 continue
             moved = False
-            for t in range(n_threads):
+            local = m.local_thread(s) if self.defer else -1
+            for t in range(n_threads) if local < 0 else (local,):
                 for key, nxt, kinds in m.thread_successors(s, t, self.map_colours):
                     moved = True
                     if is_maint[key[1]]:
@@ -151,6 +159,8 @@ class _Search:
                         for bit, kind in KIND_BITS:
                             if kinds & bit and kind not in found:
                                 found[kind] = (i, key)
+                    if nxt in index:
+                        continue  # a visited state: its class is searched already
                     nxt = canonical(nxt)
                     if nxt not in index:
                         index[nxt] = len(states)
@@ -161,7 +171,12 @@ class _Search:
                 found["deadlock"] = (i, None)
             if found and self.first_only:
                 break
-            for key, nxt in m.env_successors(s, m.touched_lines(s) if self.defer else None):
+            if local >= 0:  # a local step goes first, alone (docs/engines.md)
+                i += 1
+                continue
+            for key, nxt in m.env_successors(s, m.focus(s) if self.defer else None):
+                if nxt in index:
+                    continue
                 nxt = canonical(nxt)
                 if nxt not in index:
                     index[nxt] = len(states)
@@ -173,8 +188,8 @@ class _Search:
                 return self.outcome(False, f"more than {self.max_states:,} states "
                                            "(--max-states)")
             if not i & 1023:
-                if m.order_sensitive and (self.symmetry or self.threads):
-                    return self.outcome(False, "the reductions do not apply")
+                if self._broken():
+                    return self.outcome(False, "a symmetry does not apply")
                 now = time.monotonic()
                 if self.deadline is not None and now > self.deadline:
                     return self.outcome(False, "out of time (--timeout)")
@@ -186,6 +201,11 @@ class _Search:
                     return self.outcome(False, f"more than {self.max_memory >> 20:,} MB of "
                                                "memory (--max-memory)")
         return self.outcome(True, "")
+
+    def _broken(self) -> bool:
+        """Whether a step met an order of write-backs that a symmetry in use breaks."""
+        return bool((self.symmetry and self.m.order_colour)
+                    or (self.threads and self.m.order_thread))
 
     def _lost(self, s) -> bool:
         lost = self.m.lost(s)
@@ -200,9 +220,9 @@ class _Search:
         return self._sem
 
     def outcome(self, complete: bool, reason: str) -> SearchOutcome:
-        if self.m.order_sensitive and (self.symmetry or self.threads):
-            # Nothing from this search counts (search() runs again without reductions).
-            return SearchOutcome({}, len(self.states), False, "the reductions do not apply")
+        if self._broken():
+            # Nothing from this search counts (search() runs again without the symmetry).
+            return SearchOutcome({}, len(self.states), False, "a symmetry does not apply")
         witnesses = {kind: self._rebuild(kind, at, key)
                      for kind, (at, key) in sorted(self.found.items())}
         nodes = self.m.nodes
@@ -223,13 +243,13 @@ class _Search:
             chain.append(j)
             j = self.parent[j]
         chain.reverse()
-        m, canonical = self.m, self.canonical
+        m = self.m
         real = self.states[chain[0]]
         keys: list[tuple] = []
         for j in chain[1:]:
             target = self.states[j]
-            step = next(((k, n) for k, n in self._successors(real) if canonical(n) == target),
-                        None)
+            step = next(((k, n) for k, n in self._successors(real)
+                         if self._equivalent(n, target)), None)
             if step is None:
                 raise ReplayError(f"{kind}: the search's path has no real step")
             keys.append(step[0])
@@ -248,6 +268,21 @@ class _Search:
         if finding is None:
             raise ReplayError(f"{kind}: the rebuilt execution does not end in it")
         return Witness(kind, start, labels, finding)
+
+    def _equivalent(self, real, target) -> bool:
+        """Whether the search's state `target` stands for the real state `real`.
+
+        `target` is the normal form of a state equivalent to `real`, but the normal form is
+        not unique per class (threads are sorted by colours that the colour renaming then
+        changes), so threads are tried in every order: a thread permutation and a colour
+        renaming commute, and the colour normal form is unique per colour class."""
+        if real == target or self.canonical(real) == target:
+            return True
+        if self.threads is None:
+            return False
+        reduced = self.dead.canonical(real) if self.dead else real
+        rename = self.symmetry.canonical if self.symmetry else (lambda s: s)
+        return any(rename(p) == target for p in self.threads.permutations(reduced))
 
     def _successors(self, s):
         m = self.m

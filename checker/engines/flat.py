@@ -87,11 +87,18 @@ class FlatMachine:
         }
         self.page_positions = tuple(tuple(self.CACHE + s * SW for s in slots)
                                     for slots in lay.page_slots)
-        # Set when a step wrote back two different dirty copies of one line (_note_order).
-        self.order_sensitive = False
+        # Set when a step wrote back two different dirty copies of one line at one level in
+        # an order that follows colours (order_colour) or handles or aliases (order_thread).
+        self.order_colour = False
+        self.order_thread = False
         self._settle = [self._settle_paths(pc) for pc in range(len(p.nodes))]
         self._handlers = [self._handler(node) for node in p.nodes]
         self._touch = [self._touches(node) for node in p.nodes]
+        # Steps that read and write nothing shared: `nop`, and a test of a page's kind.
+        self._local = [n.kind == "nop" or (n.kind == "test" and _static(n.cond))
+                       for n in p.nodes]
+        # focus(): a read or write may count only its own slot (one write-back level).
+        self._narrow = self.n_levels == 1 and self.write_back[0]
 
     # -- converting to and from the reference State ---------------------------------------
 
@@ -182,15 +189,16 @@ class FlatMachine:
                 out.append(((t, pc, choice, to), self.freeze(settled), kinds))
         return out
 
-    def env_successors(self, s, lines: set[int] | None = None) -> list:
-        """(label key (-1, -1, choice, -1), state) of each environment event (only on the
-        physical `lines`, if given)."""
+    def env_successors(self, s, focus: tuple[set[int], set[int]] | None = None) -> list:
+        """(label key (-1, -1, choice, -1), state) of each environment event; with `focus`
+        (lines, slot positions: from `focus`), only the events on those lines and slots."""
         out = []
         CACHE, SW, thaw, freeze = self.CACHE, self.SW, self.thaw, self.freeze
         slot_line = self._slot_line
+        lines, slots = focus if focus is not None else (None, None)
         for slot in range(len(self._slot_level)):
             pos = CACHE + slot * SW
-            if s[pos] and (lines is None or slot_line[slot] in lines):
+            if s[pos] and (lines is None or slot_line[slot] in lines or pos in slots):
                 w = thaw(s)
                 self._evict(w, pos)
                 out.append(((-1, -1, ("evict", slot), -1), freeze(w)))
@@ -201,26 +209,42 @@ class FlatMachine:
             first = self.layout.line_offset[page]
             for line in range(len(positions)):
                 pos = positions[line]
-                if not s[pos] and (lines is None or first + line in lines):
+                if not s[pos] and (lines is None or first + line in lines or pos in slots):
                     w = thaw(s)
                     w[pos] = 1
                     w[pos + 1 : pos + SW] = self._fetch(w, alias, colour, page, line, 1)
                     out.append(((-1, -1, ("fill", alias, line), -1), freeze(w)))
         return out
 
-    def touched_lines(self, s) -> set[int]:
-        """The physical lines (numbered as in Layout.line_offset) whose cache slots or memory
-        the next step of some unfinished thread may use or change, with every line of a page
-        whose TLB entries or handles it may change (the environment reduction,
-        docs/engines.md)."""
+    def local_thread(self, s) -> int:
+        """A thread whose next step is local (reads and writes nothing another step or the
+        environment uses: a call with no effect, a test of a page's kind), or -1."""
+        local = self._local
+        for t, pcv in enumerate(s[self.PC : self.PC + self.n_threads]):
+            if pcv and local[pcv - 1]:
+                return t
+        return -1
+
+    def focus(self, s) -> tuple[set[int], set[int]]:
+        """Where the environment events that can matter next are (the environment
+        reduction, docs/engines.md): (physical lines, numbered as in Layout.line_offset, all
+        of whose events count; cache slot positions whose events count).
+
+        A line counts whole when the next step of some unfinished thread may use or change
+        its memory or any of its copies, or a TLB entry or handle of its page. With one
+        write-back level, a read or write of a line none of whose copies is dirty only
+        counts its own slot: the other copies' evictions and fills commute with it."""
         lines: set[int] = set()
+        slots: set[int] = set()
         REG, handles = self.REG, self.program.handles
         page_lines, line_offset = self._page_lines, self.layout.line_offset
+        narrow = self._narrow
         for t in range(self.n_threads):
             pcv = s[self.PC + t]
             if not pcv:
                 continue
             for page, reg, line in self._touch[pcv - 1]:
+                handle = -1
                 if reg >= 0:
                     handle = s[REG + reg] - 1
                     if handle < 0:
@@ -228,9 +252,17 @@ class FlatMachine:
                     page = handles[handle].page
                 if line < 0:
                     lines.update(page_lines[page])
-                else:
-                    lines.add(line_offset[page] + line)
-        return lines
+                    continue
+                index = line_offset[page] + line
+                if narrow and handle >= 0 and self.nodes[pcv - 1].kind in ("read", "write"):
+                    positions = self.line_positions[(page, line)]
+                    if not any(s[pos] == 2 for pos in positions):
+                        alias = self._handle_alias[handle]
+                        slots.add(self.alias_positions(alias, self.alias_colour(s, alias))
+                                  [0][line])
+                        continue
+                lines.add(index)
+        return lines, slots
 
     def _touches(self, node) -> tuple[tuple[int, int, int], ...]:
         """What a node touches: (page or -1, register holding a handle of the page or -1,
@@ -649,21 +681,24 @@ class FlatMachine:
 
     # -- maintenance -----------------------------------------------------------------------
 
-    def _note_order(self, w: Work, positions: list[int]) -> None:
-        """Set `order_sensitive` if writing these slots back in another order could leave
-        something else in memory: two dirty copies of one physical line holding different
-        words. semantics.py writes them in slot order, which the symmetry reductions do not
-        respect (checker/engines/symmetry.py)."""
-        seen: dict[tuple[int, int], bytes | tuple] = {}
+    def _note_order(self, w: Work, positions: list[int], target: str) -> None:
+        """Note if writing these slots back in another order could leave something else in
+        memory: two dirty copies of one physical line at one level holding different words.
+        semantics.py writes them in slot order: colour order for `all(p)` on a VIPT level,
+        alias order for `all(p)` on a VIVT level, handle order for `user(p)`; the symmetry
+        reductions do not respect the one that applies (checker/engines/symmetry.py)."""
+        seen: dict[tuple[int, int, int], bytes | tuple] = {}
         for pos in positions:
             if w[pos] == 2:
                 info = self.layout.slots[(pos - self.CACHE) // self.SW]
                 data = bytes(w[pos + 1 : pos + self.SW]) if self.thaw is bytearray \
                     else tuple(w[pos + 1 : pos + self.SW])
-                key = (info.page, info.line)
+                key = (info.level, info.page, info.line)
                 if key in seen and seen[key] != data:
-                    self.order_sensitive = True
-                    return
+                    if target == "all" and self.program.levels[info.level].indexing == "vipt":
+                        self.order_colour = True
+                    else:
+                        self.order_thread = True
                 seen[key] = data
 
     def _targets(self, w: Work, node) -> tuple[list[int], list[int], int]:
@@ -711,8 +746,8 @@ class FlatMachine:
             return kinds
         SW = self.SW
         if op in ("writeback", "flush"):
-            if len(positions) > 1 and not self.order_sensitive:
-                self._note_order(w, positions)
+            if len(positions) > 1 and not (self.order_colour and self.order_thread):
+                self._note_order(w, positions, node.target)
             for pos in positions:
                 if w[pos] == 2:
                     data = w[pos + 1 : pos + SW]
@@ -735,6 +770,17 @@ def _single(step: Callable) -> Callable:
 def _store(w: Work, at: int, value: int) -> int:
     w[at] = value
     return 0
+
+
+def _static(c: LCond | None) -> bool:
+    """Whether a condition only asks what a page is (anon, file, highmem): fixed for a run."""
+    if c is None:
+        return False
+    if c.op == "pred":
+        return c.pred != "mapped"
+    if c.op == "flag":
+        return False
+    return _static(c.left) and (c.op == "not" or _static(c.right))
 
 
 def _cond_flags(conds) -> list[tuple[int, str]]:

@@ -12,15 +12,17 @@ colours already in use, and one new free colour; the start states likewise.
 It applies when every VIPT level has the program's full colour count (a level with fewer
 colours would see two colours as one, and a renaming could split them).
 
-One rule of semantics.py breaks both symmetries: a flush that writes back several dirty
-copies of one physical line writes them in slot order (colour order, or handle order for
-`user(p)`), and with different words in them, the last one decides memory. The flat machine
-notes every such step (`FlatMachine.order_sensitive`); a search that meets one is run again
-without the reductions (checker/engines/explicit.py).
+One rule of semantics.py breaks them: a flush that writes back several dirty copies of one
+physical line at one level writes them in slot order (colour order for `all(p)` on a VIPT
+level, which breaks colour symmetry; handle or alias order otherwise, which breaks thread
+symmetry), and with different words in them, the last one decides memory. The flat machine
+notes every such step (`FlatMachine.order_colour`, `order_thread`); a search that meets one
+is run again without the symmetry it breaks (checker/engines/explicit.py).
 """
 
 from __future__ import annotations
 
+import itertools
 import operator
 
 from checker.engines.flat import FlatMachine, Work
@@ -50,6 +52,7 @@ class ColourSymmetry:
         ]
         self.count = count
         self.is_free = [c not in fixed for c in range(count)]
+        self._renames: dict = {}  # handle statuses and colours -> renaming, or None
 
     def _used(self, s) -> list[int]:
         """The free colours of born handles, in order of first appearance by handle."""
@@ -64,11 +67,31 @@ class ColourSymmetry:
 
     def canonical(self, s):
         """The representative of the orbit of `s`."""
+        m = self.m
+        handles = s[m.HST : m.HCOL + len(m.program.handles)]  # statuses, then colours
+        rename = self._renames.get(handles, 0)
+        if rename == 0:
+            rename = self._renames[handles] = self._rename(s)
+        if rename is None:
+            return s
+        w: Work = m.thaw(s)
+        for h in range(len(m.program.handles)):
+            if s[m.HST + h] != UNBORN:
+                w[m.HCOL + h] = rename[s[m.HCOL + h]]
+        SW = m.SW
+        for base in self.blocks:
+            for c in self.free:
+                src = base + c * SW
+                dst = base + rename[c] * SW
+                w[dst : dst + SW] = s[src : src + SW]
+        return m.freeze(w)
+
+    def _rename(self, s) -> list[int] | None:
+        """The renaming of colours that takes `s` to its representative (None: none)."""
         used = self._used(s)
         free = self.free
         if all(c == free[i] for i, c in enumerate(used)):
-            return s
-        m = self.m
+            return None
         rename = list(range(self.count))
         new = {c: free[i] for i, c in enumerate(used)}
         # Free colours no handle has hold no lines; send them anywhere that keeps `rename`
@@ -77,17 +100,7 @@ class ColourSymmetry:
         leftover = iter([c for c in free if c not in targets])
         for c in free:
             rename[c] = new[c] if c in new else next(leftover)
-        w: Work = m.thaw(s)
-        for h in range(len(m.program.handles)):
-            if s[m.HST + h] != UNBORN:
-                w[m.HCOL + h] = rename[s[m.HCOL + h]]
-        SW = m.SW
-        for base in self.blocks:
-            for c in free:
-                src = base + c * SW
-                dst = base + rename[c] * SW
-                w[dst : dst + SW] = s[src : src + SW]
-        return m.freeze(w)
+        return rename
 
     def map_colours(self, w: Work, handle: int, options: list[int]) -> list[int]:
         """Of the colours `map` may give, one per orbit: the fixed ones, the free ones in
@@ -173,24 +186,41 @@ class ThreadSymmetry:
         return [pc]
 
     def canonical(self, s):
-        w = None
+        orders = []
         for members in self.classes:
             sigs = [member.signature(s) for member in members]
             if all(sigs[i] <= sigs[i + 1] for i in range(len(sigs) - 1)):
+                orders.append(None)
+            else:
+                orders.append(sorted(range(len(members)), key=sigs.__getitem__))
+        if all(order is None for order in orders):
+            return s
+        return self._permute(s, orders)
+
+    def permutations(self, s):
+        """`s` with the threads of each class in every order (for rebuilding witnesses)."""
+        per_class = [list(itertools.permutations(range(len(members))))
+                     for members in self.classes]
+        for orders in itertools.product(*per_class):
+            yield self._permute(s, list(orders))
+
+    def _permute(self, s, orders: list) -> bytes | tuple:
+        """`s` with, in each class, member `dest` taking what member orders[c][dest] owns."""
+        w = self.m.thaw(s)
+        HOLD = self.m.HOLD
+        moved = {}
+        for members, order in zip(self.classes, orders, strict=True):
+            if order is None:
                 continue
-            order = sorted(range(len(members)), key=sigs.__getitem__)
-            if w is None:
-                w = self.m.thaw(s)
-            moved = {}
+            sigs = [member.signature(s) for member in members]
             for dest, src in enumerate(order):
                 members[dest].store(w, sigs[src])
                 moved[members[src].thread] = members[dest].thread
-            HOLD = self.m.HOLD
-            for lock in range(len(self.m.program.locks)):
-                holder = s[HOLD + lock] - 1
-                if holder in moved:
-                    w[HOLD + lock] = moved[holder] + 1
-        return s if w is None else self.m.freeze(w)
+        for lock in range(len(self.m.program.locks)):
+            holder = s[HOLD + lock] - 1
+            if holder in moved:
+                w[HOLD + lock] = moved[holder] + 1
+        return self.m.freeze(w)
 
 
 class _Member:
