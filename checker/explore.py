@@ -1,4 +1,9 @@
-"""Explicit-state search: breadth first over the states of the reference interpreter.
+"""Reference search: breadth first over the states of the reference interpreter.
+
+The explicit engine (checker/engines/) searches the same machine on flat states with
+reductions; this plain search over semantics.py is the oracle the tests hold it to
+(tests/test_engines.py: same states, same kinds). It also defines what both engines return:
+Witness and SearchOutcome.
 
 Every start state is a root; a visited set makes the search finite (threads are loop-free,
 write ids are bounded by the writes in the program, and caches are finite). Breadth first

@@ -175,3 +175,21 @@ def test_the_shipped_spec_gives_the_same_verdicts_reduced_and_plain():
             assert sorted(reduced.witnesses) == sorted(plain.witnesses), name
             assert reduced.maintained == plain.maintained, name
             assert reduced.states <= plain.states
+
+
+def test_a_memory_limit_stops_the_search_inconclusive():
+    loaded = load_files(["bench/review.flow"])
+    program = lower(loaded.library.protocols[0], loaded.library.arches["arm_v6"])
+    outcome = explicit.search(program, 10**7, max_memory=1)  # one byte: stops at once
+    assert not outcome.complete
+    assert "(--max-memory)" in outcome.reason
+
+
+def test_progress_is_reported_during_a_long_search():
+    loaded = load_files(["bench/review.flow"])
+    program = lower(loaded.library.protocols[0], loaded.library.arches["pa8800"])
+    seen = []
+    outcome = explicit.search(program, 60_000, progress=seen.append)
+    assert not outcome.complete  # stopped by the state limit
+    assert seen and all(p.states <= 60_001 and p.frontier >= 0 for p in seen)
+    assert [p.states for p in seen] == sorted(p.states for p in seen)

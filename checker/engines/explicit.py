@@ -135,11 +135,18 @@ class _Search:
         states, index = self.states, self.index
         n_threads = m.n_threads
         started = time.monotonic()
-        shown = started
+        self._shown = started
         if self.deadline is not None and started > self.deadline:
             return self.outcome(False, "out of time (--timeout)")
         i = 0
         while i < len(states):
+            if len(states) > self.max_states:
+                return self.outcome(False, f"more than {self.max_states:,} states "
+                                           "(--max-states)")
+            if not i & 1023 and i:
+                stop = self._checkpoint(i, started)
+                if stop:
+                    return self.outcome(False, stop)
             s = states[i]
             if m.ended(s):
                 if "lost_write" not in found and self._lost(s):
@@ -184,23 +191,21 @@ class _Search:
                     self.parent.append(i)
                     self.label.append(key)
             i += 1
-            if len(states) > self.max_states:
-                return self.outcome(False, f"more than {self.max_states:,} states "
-                                           "(--max-states)")
-            if not i & 1023:
-                if self._broken():
-                    return self.outcome(False, "a symmetry does not apply")
-                now = time.monotonic()
-                if self.deadline is not None and now > self.deadline:
-                    return self.outcome(False, "out of time (--timeout)")
-                if self.progress is not None and now - shown >= 0.25:
-                    shown = now
-                    self.progress(Progress(len(states), len(states) - i, now - started))
-                if self.max_memory is not None and not i & 16383 \
-                        and resident_bytes() > self.max_memory:
-                    return self.outcome(False, f"more than {self.max_memory >> 20:,} MB of "
-                                               "memory (--max-memory)")
         return self.outcome(True, "")
+
+    def _checkpoint(self, i: int, started: float) -> str:
+        """Every 1,024 states: the reason to stop now ("" to go on); progress when due."""
+        if self._broken():
+            return "a symmetry does not apply"
+        now = time.monotonic()
+        if self.deadline is not None and now > self.deadline:
+            return "out of time (--timeout)"
+        if self.progress is not None and now - self._shown >= 0.25:
+            self._shown = now
+            self.progress(Progress(len(self.states), len(self.states) - i, now - started))
+        if self.max_memory is not None and resident_bytes() > self.max_memory:
+            return f"more than {self.max_memory >> 20:,} MB of memory (--max-memory)"
+        return ""
 
     def _broken(self) -> bool:
         """Whether a step met an order of write-backs that a symmetry in use breaks."""
