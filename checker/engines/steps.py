@@ -317,23 +317,37 @@ class Steps:
 
     def _note_order(self, w: Work, positions: list[int], target: str) -> None:
         """Note if writing these slots back in another order could leave something else in
-        memory: two dirty copies of one physical line at one level holding different words.
-        semantics.py writes them in slot order: colour order for `all(p)` on a VIPT level,
-        alias order for `all(p)` on a VIVT level, handle order for `user(p)`; the symmetry
-        reductions do not respect the one that applies (checker/engines/symmetry.py)."""
-        seen: dict[tuple[int, int, int], bytes | tuple] = {}
+        memory: two dirty copies of one physical line holding different words.
+
+        semantics.py writes them in slot order, level by level: colour order for `all(p)` on
+        a VIPT level, alias order for `all(p)` on a VIVT level, handle order for `user(p)`;
+        the symmetry reductions do not respect the one that applies (symmetry.py). With one
+        level only two copies at that level can race, and which order applies is known.
+        With several, a copy written out of one level lands in the next at its own colour
+        and races there with the copies already there, so two differing copies at any two
+        levels count (both symmetries are given up), unless one of them is on a PIPT level,
+        where every copy of the line lands in one slot, in level order, whatever the names."""
+        seen: dict[tuple[int, int], list[tuple[int, bytes | tuple]]] = {}
+        levels = self.program.levels
         for pos in positions:
-            if w[pos] == 2:
-                info = self.layout.slots[(pos - self.CACHE) // self.SW]
-                data = bytes(w[pos + 1 : pos + self.SW]) if self.thaw is bytearray \
-                    else tuple(w[pos + 1 : pos + self.SW])
-                key = (info.level, info.page, info.line)
-                if key in seen and seen[key] != data:
-                    if target == "all" and self.program.levels[info.level].indexing == "vipt":
+            if w[pos] != 2:
+                continue
+            info = self.layout.slots[(pos - self.CACHE) // self.SW]
+            data = bytes(w[pos + 1 : pos + self.SW]) if self.thaw is bytearray \
+                else tuple(w[pos + 1 : pos + self.SW])
+            others = seen.setdefault((info.page, info.line), [])
+            for level, other in others:
+                if other == data:
+                    continue
+                if self.n_levels == 1:
+                    if target == "all" and levels[level].indexing == "vipt":
                         self.order_colour = True
                     else:
                         self.order_thread = True
-                seen[key] = data
+                elif level == info.level or "pipt" not in (levels[level].indexing,
+                                                           levels[info.level].indexing):
+                    self.order_colour = self.order_thread = True
+            others.append((info.level, data))
 
     def _targets(self, w: Work, node) -> tuple[list[int], list[int], int]:
         """(aliases, slot positions in level order, finding bits) a maintenance node acts on
