@@ -166,6 +166,7 @@ def initial(program: Program, layout: Layout, shape: Shape, enc: StepEncoder, s:
             cons.append(col == info.colour % program.colour_count)
         else:
             cons.append(col == 0)
+    cons.extend(_start_colour_symmetry(program, shape, s))
     for a, alias in enumerate(program.aliases):
         declared = alias.handle >= 0 and program.handles[alias.handle].declared
         cons.append(s[sh.tlb[a]] == declared)
@@ -181,6 +182,31 @@ def initial(program: Program, layout: Layout, shape: Shape, enc: StepEncoder, s:
     cons.extend(s[i] == 0 for block in zero_blocks for i in block)
     cons.extend(z3.Not(s[i]) for i in [*sh.flag, *sh.sig])
     cons.extend(s[i] == sh.no_thread for i in sh.holder)
+    return cons
+
+
+def _start_colour_symmetry(program: Program, shape: Shape, s: list) -> list:
+    """Colour symmetry at the start (docs/engines.md, reduction 1): the free colours of the
+    declared `colour any` mappings first appear, in handle order, as the smallest free
+    colours in increasing order. Every other start colouring is a renaming of one of these,
+    and renaming free colours maps executions to executions with the same findings, except
+    where a writeback of `all(p)` races dirty copies in colour order (reduction 3), which is
+    excluded here statically (the Z3 engine models one level)."""
+    count = program.colour_count
+    fixed = {0} | {h.colour % count for h in program.handles if isinstance(h.colour, int)}
+    free = [c for c in range(count) if c not in fixed]
+    colour_order = any(n.kind == "maint" and n.op in ("writeback", "flush")
+                       and n.target == "all" for n in program.nodes)
+    vipt = [lv for lv in program.levels if lv.indexing == "vipt"]
+    if len(free) < 2 or colour_order or any(lv.colours != count for lv in vipt):
+        return []
+    anys = [h for h, info in enumerate(program.handles) if info.declared and info.colour is None]
+    cons = []
+    for i, h in enumerate(anys):
+        for j in range(1, len(free)):
+            earlier = [s[shape.hcol[e]] == free[j - 1] for e in anys[:i]]
+            cons.append(z3.Implies(s[shape.hcol[h]] == free[j], z3.Or(earlier) if earlier
+                                   else z3.BoolVal(False)))
     return cons
 
 
