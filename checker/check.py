@@ -68,7 +68,7 @@ ENGINES = ("explicit", "z3")
 @dataclass(frozen=True)
 class CheckOptions:
     # bench/RESULTS.md: the explicit search answered every shipped check and every synthetic
-    # point sooner than the Z3 engine (median 233x on the shipped specs), so it is the default.
+    # point sooner than the Z3 engine (median 261x on the shipped specs), so it is the default.
     engine: str = "explicit"
     # Explicit engine: give up (inconclusive) beyond this many states. A state costs about
     # 0.2-0.4 KB (bench/RESULTS.md), so the default stays within a few GB.
@@ -76,7 +76,7 @@ class CheckOptions:
     timeout: float | None = None  # seconds for one check, redundancy analysis included
     max_memory: int | None = None  # explicit engine: MB of resident memory, then give up
     redundancy: bool = True
-    # The symmetry reductions of the explicit engine (docs/engines.md); off only to test them.
+    # The reductions of the explicit engine (docs/engines.md); off only to test them.
     reduction: bool = True
 
 
@@ -154,7 +154,7 @@ def _clean_without(
     options: CheckOptions,
     deadline: float | None,
     progress: Progress | None = None,
-) -> bool | None:
+) -> bool:
     """Whether the protocol has no finding with the maintenance of `drop` left out (raises
     _CutShort if the search was cut short)."""
     outcome, _ = run_engine(lower(protocol, arch, drop), options, deadline, maintenance=False,
