@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import synthetic  # noqa: E402
-from sections import keep_sections  # noqa: E402
+from sections import fmt_s, fmt_x, keep_sections  # noqa: E402
 
 from checker.check import CheckOptions, check  # noqa: E402
 from checker.load import check_protocol_on_arch, load_files  # noqa: E402
@@ -75,30 +75,6 @@ def config(quick: bool) -> Config:
 
 
 # -- formatting ------------------------------------------------------------------------------
-
-def fmt_s(t: float | None) -> str:
-    if t is None:
-        return "-"
-    if t == 0:
-        return "< 10 ms"
-    if t < 0.01:
-        return f"{t * 1000:.1f} ms"
-    if t < 1:
-        return f"{t * 1000:.0f} ms"
-    if t < 10:
-        return f"{t:.2f} s"
-    return f"{t:.1f} s"
-
-
-def fmt_x(r: float | None) -> str:
-    if r is None or math.isnan(r):
-        return "-"
-    if r >= 100:
-        return f"{r:,.0f}x"
-    if r >= 10:
-        return f"{r:.0f}x"
-    return f"{r:.2g}x" if r < 1 else f"{r:.1f}x"
-
 
 def verdict(kinds) -> str:
     return ", ".join(sorted(kinds)) if kinds else "safe"

@@ -56,6 +56,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import synthetic  # noqa: E402
+from sections import fmt_s, fmt_x  # noqa: E402
 
 # `check --list-arches` of the checkout under test decides; this is the fallback.
 KNOWN_ARCHES = ("arc700", "arm64", "arm_v6", "arm_v7", "arm_vivt", "csky_abiv1", "generic",
@@ -104,18 +105,6 @@ print(json.dumps({"ok": True, "import": t1 - t0, "load": t2 - t1,
 
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def fmt_s(t: float | None) -> str:
-    if t is None:
-        return "-"
-    if t < 0.01:
-        return f"{t * 1000:.1f} ms"
-    if t < 1:
-        return f"{t * 1000:.0f} ms"
-    if t < 10:
-        return f"{t:.2f} s"
-    return f"{t:.1f} s"
 
 
 def fmt_mb(kb: int | None) -> str:
@@ -458,12 +447,6 @@ def markdown(doc: dict) -> str:
               "(start-up, parsing, one search), SPIN = spin -a + gcc + pan; below 1x explicit "
               "is faster.", ""]
     return "\n".join(L)
-
-
-def fmt_x(r: float | None) -> str:
-    if r is None:
-        return "-"
-    return f"{r:,.0f}x" if r >= 100 else f"{r:.1f}x" if r >= 1 else f"{r:.2g}x"
 
 
 def e2e_ratio(ours: dict | None, spin: dict | None) -> float | None:

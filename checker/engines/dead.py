@@ -88,7 +88,7 @@ class DeadLines:
                 assert at[-1] + m.SW - at[0] == len(at) * m.SW
             self.lines.append((lay.line_offset[page] + line, tuple(blocks),
                                (m.MEM + words[0], m.MEM + words[-1] + 1),
-                               (m.LAST + words[0], m.LAST + words[-1] + 1), positions))
+                               (m.LAST + words[0], m.LAST + words[-1] + 1), (page, line)))
         # Where a line goes when it leaves a VIVT level depends on its alias's colour.
         vivt = m.n_levels > 1 and any(lv.indexing == "vivt" for lv in p.levels)
         self.handles = (m.HST, m.HCOL + len(p.handles)) if vivt else (0, 0)
@@ -108,14 +108,14 @@ class DeadLines:
             return s
         w = None
         h0, h1 = self.handles
-        for index, blocks, (m0, m1), (l0, l1), positions in self.lines:
+        for index, blocks, (m0, m1), (l0, l1), page_line in self.lines:
             if not dead >> index & 1:
                 continue
             key = (index, *(s[b0:b1] for b0, b1 in blocks), s[m0:m1], s[l0:l1], s[h0:h1])
             reduced = self._reduced.get(key, 0)
             if reduced == 0:
                 reduced = self._reduced[key] = self._reduce(s, blocks, (m0, m1), (l0, l1),
-                                                            positions)
+                                                            page_line)
             if reduced is None:
                 continue
             if w is None:
@@ -125,39 +125,15 @@ class DeadLines:
             w[m0:m1] = reduced
         return s if w is None else m.freeze(w)
 
-    def _reduce(self, s, blocks, memory_span, last_span, positions) -> bytes | None:
+    def _reduce(self, s, blocks, memory_span, last_span, page_line) -> bytes | None:
         """The reduced memory of one dead line (its slots are then emptied), or None if the
         line is reduced already."""
         memory, last = s[slice(*memory_span)], s[slice(*last_span)]
-        lost = self._lost(s, positions, memory_span, last)
+        lost = self.m.line_lost(s, *page_line)
         new_memory = bytes([last[0] ^ lost]) + last[1:]
         if not any(any(s[b0:b1]) for b0, b1 in blocks) and memory == new_memory:
             return None
         return new_memory
-
-    def _lost(self, s, positions, memory_span, last: bytes) -> bool:
-        """Whether some order of writing out the line's dirty copies leaves memory without
-        one of its last writes (semantics.py lost_words, on one line)."""
-        m = self.m
-        if m.n_levels == 1:
-            # One level: the copy written out last decides memory; any dirty one can be last.
-            n = len(last)
-            dirty = [s[pos + 1 : pos + 1 + n] for pos in positions if s[pos] == 2]
-            return any(data != last for data in dirty) if dirty else \
-                s[slice(*memory_span)] != last
-        stack = [m.thaw(s)]
-        while stack:
-            w = stack.pop()
-            pending = [pos for pos in positions if w[pos] == 2]
-            if not pending:
-                if bytes(w[slice(*memory_span)]) != last:
-                    return True
-                continue
-            for pos in pending:
-                w2 = m.thaw(w)
-                m._evict(w2, pos)
-                stack.append(w2)
-        return False
 
 
 def _register_pages(p) -> list[set[int]]:

@@ -120,19 +120,25 @@ class _Search:
         return [self.m.encode(s) for s in sem.initial_states(colourings)]
 
     def add(self, state, parent: int, label) -> None:
-        if state not in self.index:
-            self.index[state] = len(self.states)
+        """Visit `state`, reached from state `parent` by `label`, unless its class is
+        searched already (a state in the visited set is not normalised at all)."""
+        index = self.index
+        if state in index:
+            return
+        state = self.canonical(state)
+        if state not in index:
+            index[state] = len(self.states)
             self.states.append(state)
             self.parent.append(parent)
             self.label.append(label)
 
     def run(self) -> SearchOutcome:
-        m, canonical, found = self.m, self.canonical, self.found
+        m, add, found = self.m, self.add, self.found
         nodes = m.nodes
         is_maint = [n.kind == "maint" for n in nodes]
         for start in self.starts():
-            self.add(canonical(start), -1, None)
-        states, index = self.states, self.index
+            self.add(start, -1, None)
+        states = self.states
         n_threads = m.n_threads
         started = time.monotonic()
         self._shown = started
@@ -149,7 +155,7 @@ class _Search:
                     return self.outcome(False, stop)
             s = states[i]
             if m.ended(s):
-                if "lost_write" not in found and self._lost(s):
+                if "lost_write" not in found and m.lost(s):
                     found["lost_write"] = (i, None)
                     if self.first_only:
                         break
@@ -166,14 +172,7 @@ class _Search:
                         for bit, kind in KIND_BITS:
                             if kinds & bit and kind not in found:
                                 found[kind] = (i, key)
-                    if nxt in index:
-                        continue  # a visited state: its class is searched already
-                    nxt = canonical(nxt)
-                    if nxt not in index:
-                        index[nxt] = len(states)
-                        states.append(nxt)
-                        self.parent.append(i)
-                        self.label.append(key)
+                    add(nxt, i, key)
             if not moved and "deadlock" not in found:
                 found["deadlock"] = (i, None)
             if found and self.first_only:
@@ -182,14 +181,7 @@ class _Search:
                 i += 1
                 continue
             for key, nxt in m.env_successors(s, m.focus(s) if self.defer else None):
-                if nxt in index:
-                    continue
-                nxt = canonical(nxt)
-                if nxt not in index:
-                    index[nxt] = len(states)
-                    states.append(nxt)
-                    self.parent.append(i)
-                    self.label.append(key)
+                add(nxt, i, key)
             i += 1
         return self.outcome(True, "")
 
@@ -211,13 +203,6 @@ class _Search:
         """Whether a step met an order of write-backs that a symmetry in use breaks."""
         return bool((self.symmetry and self.m.order_colour)
                     or (self.threads and self.m.order_thread))
-
-    def _lost(self, s) -> bool:
-        lost = self.m.lost(s)
-        if lost is None:
-            sem = self._reference()
-            lost = bool(sem.lost_words(self.m.decode(s)))
-        return lost
 
     def _reference(self) -> Semantics:
         if not hasattr(self, "_sem"):

@@ -293,25 +293,36 @@ class FlatMachine(Steps):
 
     # -- the end of a run ------------------------------------------------------------------
 
-    def lost(self, s) -> bool | None:
-        """Whether some order of draining the dirty lines loses a last write (None: ask the
-        reference interpreter; done here only for one cache level, where the last line
-        written out of a physical line decides its memory)."""
-        if self.n_levels > 1:
-            return None
-        MEM, LAST = self.MEM, self.LAST
-        lay = self.layout
-        for (page, line), positions in self.line_positions.items():
-            words = lay.line_words(page, line)
+    def lost(self, s) -> bool:
+        """Whether some order of draining the dirty lines loses a last write
+        (semantics.py lost_words, which drains each physical line on its own)."""
+        return any(self.line_lost(s, page, line) for page, line in self.line_positions)
+
+    def line_lost(self, s, page: int, line: int) -> bool:
+        """Whether some order of writing out one line's dirty copies leaves memory without
+        one of its last writes."""
+        positions = self.line_positions[(page, line)]
+        words = list(self.layout.line_words(page, line))
+        last = [s[self.LAST + i] for i in words]
+        if self.n_levels == 1:
+            # One level: the copy written out last decides memory; any dirty one can be last.
             dirty = [pos for pos in positions if s[pos] == 2]
             if not dirty:
-                if any(s[MEM + i] != s[LAST + i] for i in words):
+                return [s[self.MEM + i] for i in words] != last
+            return any(s[pos + 1 + k] != value for pos in dirty
+                       for k, value in enumerate(last))
+        stack = [self.thaw(s)]
+        while stack:  # every order of writing the dirty copies out, as semantics.py tries
+            w = stack.pop()
+            pending = [pos for pos in positions if w[pos] == 2]
+            if not pending:
+                if [w[self.MEM + i] for i in words] != last:
                     return True
                 continue
-            for pos in dirty:
-                for offset, i in enumerate(words):
-                    if s[pos + 1 + offset] != s[LAST + i]:
-                        return True
+            for pos in pending:
+                w2 = self.thaw(w)
+                self._evict(w2, pos)
+                stack.append(w2)
         return False
 
     # -- silent nodes ----------------------------------------------------------------------

@@ -139,7 +139,6 @@ class ThreadSymmetry:
         self.m = m
         p = m.program
         owner = _node_threads(p)
-        self.node_thread = owner
         reg_users: dict[int, set[int]] = {}
         for pc, node in enumerate(p.nodes):
             for reg in (node.reg, node.reg2):
@@ -154,27 +153,21 @@ class ThreadSymmetry:
             if p.initial_registers[reg] >= 0:
                 handle_owner[p.initial_registers[reg]] = t
         self.handle_owner = handle_owner
+        # Each class of interchangeable threads, its first member standing for it.
         self.classes: list[list[_Member]] = []
-        representatives: list[_Member] = []
         for t in range(len(p.threads)):
-            member = self._member(t)
-            for rep in representatives:
-                if member is not None and rep.matches(member, self):
-                    member.align(rep)
-                    self.classes[representatives.index(rep)].append(member)
+            member = _Member(p, t, self)
+            for members in self.classes:
+                if members[0].matches(member):
+                    members.append(member)
                     break
             else:
-                if member is not None:
-                    representatives.append(member)
-                    self.classes.append([member])
+                self.classes.append([member])
         self.classes = [c for c in self.classes if len(c) > 1]
         self.active = bool(self.classes)
         for members in self.classes:
             for member in members:
-                member.finish(m, self)
-
-    def _member(self, t: int) -> _Member | None:
-        return _Member(self.m.program, t, self)
+                member.finish(m)
 
     def image_pcs(self, pc: int) -> list[int]:
         """The nodes that play `pc`'s part in the threads interchangeable with its own."""
@@ -280,7 +273,7 @@ class _Member:
                             else ("global", h), info.page, info.colour))
         return out
 
-    def matches(self, other: _Member, sym: ThreadSymmetry) -> bool:
+    def matches(self, other: _Member) -> bool:
         p = self.p
         if p.threads[self.thread].is_device != p.threads[other.thread].is_device:
             return False
@@ -291,10 +284,7 @@ class _Member:
         return all(self._shape(a) == other._shape(b)
                    for a, b in zip(self.order, other.order, strict=True))
 
-    def align(self, rep: _Member) -> None:
-        """Nothing to do: walk order already pairs nodes, registers and handles by position."""
-
-    def finish(self, m: FlatMachine, sym: ThreadSymmetry) -> None:
+    def finish(self, m: FlatMachine) -> None:
         """The positions this member owns, and the tables turning its values into values
         relative to it (and back)."""
         p = self.p
