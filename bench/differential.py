@@ -41,12 +41,12 @@ from hypothesis import seed as hypothesis_seed  # noqa: E402
 from sections import write_section  # noqa: E402
 from strategies import arches, protocols  # noqa: E402
 
-from checker import model  # noqa: E402
 from checker.check import CheckOptions, check  # noqa: E402
-from checker.encode import DecodeError  # noqa: E402
+from checker.engines.smt import DecodeError  # noqa: E402
 from checker.errors import FlowError  # noqa: E402
-from checker.resolve_calls import check_protocol_on_arch  # noqa: E402
-from checker.trace import ReplayError  # noqa: E402
+from checker.front import model  # noqa: E402
+from checker.front.resolve_calls import check_protocol_on_arch  # noqa: E402
+from checker.report.trace import ReplayError  # noqa: E402
 
 Case = tuple[model.Protocol, model.Arch]
 

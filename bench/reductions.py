@@ -38,7 +38,7 @@ from strategies import arches, protocols  # noqa: E402
 
 from checker.check import CheckOptions, check  # noqa: E402
 from checker.errors import FlowError  # noqa: E402
-from checker.resolve_calls import check_protocol_on_arch  # noqa: E402
+from checker.front.resolve_calls import check_protocol_on_arch  # noqa: E402
 
 
 def generate(count: int, seed: int, levels: int) -> list:

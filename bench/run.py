@@ -44,7 +44,7 @@ import synthetic  # noqa: E402
 from sections import fmt_s, fmt_x, keep_sections  # noqa: E402
 
 from checker.check import CheckOptions, check  # noqa: E402
-from checker.load import check_protocol_on_arch, load_files  # noqa: E402
+from checker.front.load import check_protocol_on_arch, load_files  # noqa: E402
 
 BUILTIN_ARCHES = ("x86", "arm64", "parisc", "arm_v6", "arm_vivt", "generic")
 ENGINES = ("explicit", "z3")
@@ -308,8 +308,8 @@ def redundancy_cost(cfg: Config) -> dict:
         out[engine] = (without, with_)
     # The re-searches the analysis makes: one per candidate statement (the statements whose
     # maintenance runs in some execution), then one per pair of those found redundant alone.
-    from checker.explore import search
-    from checker.lower import lower
+    from checker.engines.reference import search
+    from checker.machine.lower import lower
 
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "base.flow")
@@ -323,11 +323,11 @@ def redundancy_cost(cfg: Config) -> dict:
 def z3_breakdown(cfg: Config) -> dict:
     """Where the z3 engine's time goes at the base point: building the unrolling (Python and
     z3 term construction) against the solver's checks, and how many queries it makes."""
-    import checker.solve as solve
-    from checker.encode.shape import Shape
-    from checker.encode.unroll import unroll
-    from checker.lower import lower
-    from checker.machine import Layout
+    import checker.engines.smt.solve as solve
+    from checker.engines.smt.shape import Shape
+    from checker.engines.smt.unroll import unroll
+    from checker.machine.lower import lower
+    from checker.machine.state import Layout
 
     n, r, c = cfg.base
     out = {}
@@ -853,7 +853,7 @@ def main(argv: list[str] | None = None) -> int:
     load_files([])
     fixed["builtins"] = time.perf_counter() - t0
     info["fixed"] = fixed
-    import checker.solve  # noqa: F401  (z3 loaded before any timing)
+    import checker.engines.smt.solve  # noqa: F401  (z3 loaded before any timing)
 
     log("shipped specs")
     info["shipped"] = shipped(cfg)

@@ -73,7 +73,7 @@ path, arch_name, engine = sys.argv[1:4]
 max_states, timeout = int(sys.argv[4]), float(sys.argv[5])
 try:
     from checker.check import CheckOptions, check
-    from checker.load import check_protocol_on_arch, load_files
+    from checker.front.load import check_protocol_on_arch, load_files
 except ImportError as error:
     print(json.dumps({"ok": False, "import_error": repr(error)}))
     sys.exit(0)

@@ -12,15 +12,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from checker import model
-from checker.encode import Unsupported
-from checker.engines import explicit
-from checker.explore import SearchOutcome
-from checker.lower import lower
-from checker.program import Program
-from checker.semantics import Semantics
-from checker.source import Span
-from checker.trace import Trace, replay, shrink
+from checker.engines.explicit import search as explicit
+from checker.engines.reference import SearchOutcome
+from checker.engines.smt import Unsupported
+from checker.front import model
+from checker.front.source import Span
+from checker.machine.lower import lower
+from checker.machine.program import Program
+from checker.machine.semantics import Semantics
+from checker.report.trace import Trace, replay, shrink
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def run_engine(
     engine does not model (more than one cache level) go to the explicit engine, and the
     result says so."""
     if options.engine == "z3":
-        from checker.solve import search_z3  # z3 loads only when used
+        from checker.engines.smt.solve import search_z3  # z3 loads only when used
 
         try:
             return search_z3(program, deadline, maintenance), "z3"

@@ -15,15 +15,15 @@ import sys
 from collections.abc import Callable, Sequence
 
 from checker.check import ENGINES, CheckOptions, CheckResult
-from checker.encode import DecodeError
+from checker.engines.smt import DecodeError
 from checker.errors import FlowError
+from checker.front.load import Loaded, check_protocol_on_arch, load_files, select_arches
 from checker.jobs import run_checks
-from checker.load import Loaded, check_protocol_on_arch, load_files, select_arches
 from checker.report.arches import list_arches, show_arch
 from checker.report.json import render_json
 from checker.report.progress import ProgressLine
 from checker.report.text import render_result, summary_lines
-from checker.trace import ReplayError
+from checker.report.trace import ReplayError
 
 EXIT_OK, EXIT_MISMATCH, EXIT_INPUT, EXIT_INCONCLUSIVE, EXIT_INTERNAL = 0, 1, 2, 3, 4
 

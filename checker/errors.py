@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from checker.source import SourceText, Span
+from checker.front.source import SourceText, Span
 
 
 class FlowError(Exception):

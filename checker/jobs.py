@@ -19,8 +19,8 @@ import os
 from collections.abc import Iterator
 
 from checker.check import CheckOptions, CheckResult, Progress, check
-from checker.load import Loaded, load_files
-from checker.lower import lower
+from checker.front.load import Loaded, load_files
+from checker.machine.lower import lower
 from checker.report.progress import ProgressLine
 
 # In a worker: what it checks. In this process while a pool starts: what forked workers find.

@@ -4,7 +4,7 @@ a case of bench/differential.py can be written out as a regression test."""
 
 from __future__ import annotations
 
-from checker import model
+from checker.front import model
 
 
 def arch_text(arch: model.Arch, only: set[str] | None = None) -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from checker import model
-from checker.load import load_files
+from checker.front import model
+from checker.front.load import load_files
 
 REPO = Path(__file__).resolve().parent.parent
 

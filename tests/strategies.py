@@ -16,8 +16,8 @@ import itertools
 
 from hypothesis import strategies as st
 
-from checker import model as m
-from checker.source import Span
+from checker.front import model as m
+from checker.front.source import Span
 
 S = Span("random.flow", 1, 1)
 

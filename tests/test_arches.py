@@ -18,7 +18,7 @@ import pytest
 from helpers import REPO, load, own_arches
 
 from checker.check import CheckOptions, check
-from checker.load import check_protocol_on_arch
+from checker.front.load import check_protocol_on_arch
 
 FILES = sorted((REPO / "tests" / "arches").glob("*.flow")) + sorted(
     (REPO / "tests" / "history").glob("*.flow")

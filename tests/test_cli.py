@@ -151,7 +151,7 @@ def test_a_generous_timeout_changes_nothing(in_repo: Path) -> None:
 def test_list_arches_names_every_arch_with_version_and_geometry() -> None:
     code, out, err = status(["--list-arches"])
     assert code == 0 and not err
-    from checker.load import load_files
+    from checker.front.load import load_files
 
     library = load_files([]).library
     for name, arch in library.arches.items():
@@ -200,7 +200,7 @@ def test_no_file_and_nothing_to_list_is_a_usage_error(capsys) -> None:
 def test_show_arch_gives_every_function_of_every_builtin_arch_a_citation() -> None:
     """Every fn and hook --show-arch prints comes with the comment that cites the kernel
     (its own, or that of the group of functions written together with it)."""
-    from checker.load import load_files
+    from checker.front.load import load_files
     from checker.report.arches import show_arch
 
     loaded = load_files([])

@@ -9,11 +9,11 @@ from hypothesis import HealthCheck, given, settings
 from strategies import arches, protocols
 
 from checker.check import CheckOptions, check
-from checker.explore import search
-from checker.lower import lower
-from checker.semantics import Semantics
-from checker.solve import search_z3
-from checker.trace import replay
+from checker.engines.reference import search
+from checker.engines.smt.solve import search_z3
+from checker.machine.lower import lower
+from checker.machine.semantics import Semantics
+from checker.report.trace import replay
 
 
 @settings(max_examples=15, deadline=None, derandomize=True,

@@ -14,12 +14,12 @@ import pytest
 import z3
 from helpers import load_text
 
-from checker.encode.environment import environment
-from checker.encode.shape import Shape
-from checker.encode.unroll import step_bound
-from checker.lower import lower
-from checker.machine import Layout, State
-from checker.semantics import Semantics
+from checker.engines.smt.environment import environment
+from checker.engines.smt.shape import Shape
+from checker.engines.smt.unroll import step_bound
+from checker.machine.lower import lower
+from checker.machine.semantics import Semantics
+from checker.machine.state import Layout, State
 
 GEOMETRIES = [
     ("cache L1 vipt colours 2 write_back", "yes"),
@@ -158,8 +158,8 @@ protocol p {
 
 def _start_states(program) -> set[State]:
     """Every state the unrolling's start constraints allow (by enumeration)."""
-    from checker.encode.step import StepEncoder
-    from checker.encode.unroll import initial
+    from checker.engines.smt.step import StepEncoder
+    from checker.engines.smt.unroll import initial
 
     layout = Layout(program)
     shape = Shape(program, layout)
@@ -212,8 +212,8 @@ def test_start_colours_are_one_per_renaming_of_the_free_colours(tmp_path: Path) 
     """With colour symmetry, the start constraints allow exactly the start states of the
     explicit engine's canonical colourings (free colours first used in increasing order);
     with a flush of all(p), which writes copies out in colour order, every colouring."""
-    from checker.engines.flat import FlatMachine
-    from checker.engines.symmetry import ColourSymmetry
+    from checker.engines.explicit.flat import FlatMachine
+    from checker.engines.explicit.symmetry import ColourSymmetry
 
     library = load_text(tmp_path, SYMMETRIC_START.replace("FLUSH", "fdp"))
     program = lower(library.protocols[0], library.arches["c4"])

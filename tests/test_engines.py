@@ -1,7 +1,7 @@
 """The explicit engine against the reference interpreter, and its reductions against the plain
 search.
 
-- The flat machine (checker/engines/flat.py) makes, from every reachable state, exactly the
+- The flat machine (checker/engines/explicit/flat.py) makes, from every reachable state, exactly the
   transitions semantics.py makes: same labels, same next states, same findings.
 - The plain flat search visits as many states as the reference search and finds the same
   kinds; the reduced search (symmetry, deferred environment events) finds the same kinds and
@@ -17,14 +17,14 @@ from collections import Counter
 from hypothesis import HealthCheck, given, settings
 from strategies import arches, protocols
 
-from checker import explore
-from checker.engines import explicit
-from checker.engines.flat import KIND_BITS, FlatMachine
-from checker.engines.symmetry import ColourSymmetry, ThreadSymmetry
-from checker.load import load_files
-from checker.lower import lower
-from checker.semantics import Label, Semantics
-from checker.trace import replay
+from checker.engines import reference
+from checker.engines.explicit import search as explicit
+from checker.engines.explicit.flat import KIND_BITS, FlatMachine
+from checker.engines.explicit.symmetry import ColourSymmetry, ThreadSymmetry
+from checker.front.load import load_files
+from checker.machine.lower import lower
+from checker.machine.semantics import Label, Semantics
+from checker.report.trace import replay
 
 FAST = settings(max_examples=20, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow])
@@ -71,23 +71,23 @@ def test_flat_machine_steps_as_the_reference_does(protocol, arch):
 
 def _compare(protocol, arch, limit: int = 20_000) -> None:
     program = lower(protocol, arch)
-    reference = explore.search(program, max_states=limit)
-    if not reference.complete:
+    oracle = reference.search(program, max_states=limit)
+    if not oracle.complete:
         return  # beyond the fast profile's cap: not judged
     plain = explicit.search(program, limit * 2, reduce=False)
     reduced = explicit.search(program, limit * 2, reduce=True)
     assert plain.complete and reduced.complete
-    assert plain.states == reference.states
-    assert sorted(plain.witnesses) == sorted(reference.witnesses)
-    assert sorted(reduced.witnesses) == sorted(reference.witnesses)
-    assert plain.maintained == reference.maintained == reduced.maintained
+    assert plain.states == oracle.states
+    assert sorted(plain.witnesses) == sorted(oracle.witnesses)
+    assert sorted(reduced.witnesses) == sorted(oracle.witnesses)
+    assert plain.maintained == oracle.maintained == reduced.maintained
     assert reduced.states <= plain.states
     sem = Semantics(program)
     for witness in [*plain.witnesses.values(), *reduced.witnesses.values()]:
         replay(sem, witness)
     # Breadth first on both sides: each witness is a shortest execution.
     for kind, witness in reduced.witnesses.items():
-        assert len(witness.labels) == len(reference.witnesses[kind].labels)
+        assert len(witness.labels) == len(oracle.witnesses[kind].labels)
 
 
 @settings(max_examples=40, deadline=None, derandomize=True,
@@ -126,10 +126,10 @@ protocol twins {
 def _program(flush: str):
     text = TWINS.replace("FLUSH", flush)
     path = "twins.flow"
-    from checker.parser import parse
-    from checker.resolve import resolve
-    from checker.resources import builtin_arch_files
-    from checker.source import SourceText
+    from checker.front.parser import parse
+    from checker.front.resolve import resolve
+    from checker.front.resources import builtin_arch_files
+    from checker.front.source import SourceText
 
     files = [parse(SourceText(n, t)) for n, t in builtin_arch_files()]
     library = resolve([*files, parse(SourceText(path, text))])
@@ -158,10 +158,10 @@ def test_a_flush_of_two_different_dirty_copies_turns_the_symmetry_it_breaks_off(
         assert not getattr(machine, ({"order_colour", "order_thread"} - {broken}).pop())
         reduced = explicit.search(program, 10**6, reduce=True)
         plain = explicit.search(program, 10**6, reduce=False)
-        reference = explore.search(program, 10**6)
+        oracle = reference.search(program, 10**6)
         assert reduced.complete
         assert sorted(reduced.witnesses) == sorted(plain.witnesses) \
-            == sorted(reference.witnesses)
+            == sorted(oracle.witnesses)
         assert reduced.maintained == plain.maintained
 
 
@@ -230,6 +230,6 @@ def test_a_race_between_copies_at_two_levels_gives_the_symmetries_up(tmp_path):
     assert not symmetric.run().complete
     assert machine.order_colour
     reduced = explicit.search(program, 10**6, reduce=True)
-    reference = explore.search(program, 10**6)
-    assert sorted(reduced.witnesses) == sorted(reference.witnesses)
-    assert reduced.maintained == reference.maintained
+    oracle = reference.search(program, 10**6)
+    assert sorted(reduced.witnesses) == sorted(oracle.witnesses)
+    assert reduced.maintained == oracle.maintained

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from checker.errors import FlowError
-from checker.load import check_protocol_on_arch, load_files, select_arches
-from checker.resources import builtin_arch_files
+from checker.front.load import check_protocol_on_arch, load_files, select_arches
+from checker.front.resources import builtin_arch_files
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "errors"
 CASES = sorted(path.stem for path in GOLDEN.glob("*.flow"))

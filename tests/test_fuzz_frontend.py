@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from strategies import arches, protocols
 from text_strategies import flow_texts, front_end, garbage, mutated_texts, token_soups
 
-from checker import model
-from checker.load import load_files
-from checker.source import Span
+from checker.front import model
+from checker.front.load import load_files
+from checker.front.source import Span
 
 FAST = settings(max_examples=40, deadline=5_000, derandomize=True,
                 suppress_health_check=list(HealthCheck))

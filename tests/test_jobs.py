@@ -14,9 +14,9 @@ from helpers import REPO
 
 from checker import jobs
 from checker.check import CheckOptions, check
-from checker.load import load_files, select_arches
-from checker.lower import lower
-from checker.trace import ReplayError
+from checker.front.load import load_files, select_arches
+from checker.machine.lower import lower
+from checker.report.trace import ReplayError
 
 SPEC = "specs/set_bit_to_user.flow"
 # Safe, stale_read with traces, and redundant_flush with its dependencies.

@@ -1,4 +1,4 @@
-"""The size limits (checker/limits.py): the start-state bound is a bound, and the step count
+"""The size limits (checker/machine/limits.py): the start-state bound is a bound, and the step count
 follows repeats, calls and hooks. The messages are golden (tests/golden/errors/limit_*)."""
 
 from __future__ import annotations
@@ -6,12 +6,12 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from strategies import arches, protocols
 
-from checker import model
-from checker.limits import _steps, cache_line_count, log10_start_states
-from checker.lower import lower
-from checker.machine import Layout
-from checker.semantics import Semantics
-from checker.source import Span
+from checker.front import model
+from checker.front.source import Span
+from checker.machine.limits import _steps, cache_line_count, log10_start_states
+from checker.machine.lower import lower
+from checker.machine.semantics import Semantics
+from checker.machine.state import Layout
 
 
 @settings(max_examples=60, deadline=None, derandomize=True,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from helpers import load_text
 
-from checker.lower import lower
-from checker.source import Span
+from checker.front.source import Span
+from checker.machine.lower import lower
 
 TEXT = """
 arch base {

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from checker import syntax as st
 from checker.errors import FlowError
-from checker.parser import parse
-from checker.source import SourceText, Span
+from checker.front import syntax as st
+from checker.front.parser import parse
+from checker.front.source import SourceText, Span
 
 # The two examples of the language contract (flow-language.md sections 1 and 2), verbatim.
 CONTRACT_PROTOCOL = """\

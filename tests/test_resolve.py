@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import pytest
 
-from checker import model
 from checker.errors import FlowError
-from checker.load import check_protocol_on_arch
-from checker.parser import parse
-from checker.resolve import resolve
-from checker.source import SourceText, Span
+from checker.front import model
+from checker.front.load import check_protocol_on_arch
+from checker.front.parser import parse
+from checker.front.resolve import resolve
+from checker.front.source import SourceText, Span
 
 ARCHES = """\
 arch base {

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from helpers import load_text
 
-from checker.lower import lower
-from checker.machine import State
-from checker.semantics import Semantics
+from checker.machine.lower import lower
+from checker.machine.semantics import Semantics
+from checker.machine.state import State
 
 ARCH = """
 arch a {{

@@ -1,5 +1,5 @@
 """Start-up: the cache on disk of the parser tables, the built-in arches' syntax trees and
-loaded libraries (checker/cache.py), and what a run imports.
+loaded libraries (checker/front/cache.py), and what a run imports.
 
 The cache must never change an answer or an error: it is keyed on every text it depends on
 and on the checker's own source, written atomically, and anything wrong with it is a miss.
@@ -17,10 +17,10 @@ import pytest
 from helpers import REPO
 from test_errors import CASES, GOLDEN, first_error
 
-from checker import cache, load, parser
 from checker.errors import FlowError
-from checker.load import load_files
-from checker.resources import builtin_arch_files
+from checker.front import cache, load, parser
+from checker.front.load import load_files
+from checker.front.resources import builtin_arch_files
 
 SPEC = "specs/set_bit_to_user.flow"
 RUN = [sys.executable, "-m", "checker", "-q", SPEC, "--arch", "x86"]
@@ -92,7 +92,7 @@ def test_the_code_fingerprint_covers_every_module(monkeypatch) -> None:
     monkeypatch.setattr("builtins.open", lambda path, *a, **k: read.append(path)
                         or real_open(path, *a, **k))
     cache.code_fingerprint.__wrapped__()
-    package = Path(cache.__file__).parent
+    package = Path(cache.__file__).parents[1]  # checker/, from checker/front/cache.py
     modules = {str(p) for p in package.rglob("*.py") if "__pycache__" not in p.parts}
     assert {str(Path(p)) for p in read} == modules
 

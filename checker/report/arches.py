@@ -7,9 +7,9 @@ that cites the kernel code it follows, quoted from the file that defines it.
 
 from __future__ import annotations
 
-from checker import model
+from checker.front import model
+from checker.front.source import SourceText
 from checker.report.text import short_path
-from checker.source import SourceText
 
 
 def geometry(arch: model.Arch) -> str:

@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 
 from checker.check import CheckResult
+from checker.front.source import SourceText
 from checker.report.text import TraceRenderer
-from checker.source import SourceText
-from checker.trace import Trace
+from checker.report.trace import Trace
 
 
 def trace_data(renderer: TraceRenderer, trace: Trace) -> dict:

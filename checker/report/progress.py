@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from checker.engines.explicit import Progress
+from checker.engines.explicit.search import Progress
 
 DELAY = 1.0  # seconds before a check shows its progress
 

@@ -10,10 +10,10 @@ import textwrap
 from pathlib import PurePosixPath
 
 from checker.check import CheckResult
-from checker.machine import ENDED, LIVE, Layout, State
-from checker.program import Node, Program
-from checker.source import SourceText, Span
-from checker.trace import Trace, TraceStep
+from checker.front.source import SourceText, Span
+from checker.machine.program import Node, Program
+from checker.machine.state import ENDED, LIVE, Layout, State
+from checker.report.trace import Trace, TraceStep
 
 WIDTH = 78
 INDENT = " " * 9

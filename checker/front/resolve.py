@@ -1,0 +1,41 @@
+"""Syntax trees -> the semantic model: names, kinds, `extends`. All user errors are raised here.
+
+Every given file and the built-in arch files are resolved together: a protocol in one file may
+name an arch defined in another. Arch blocks are in resolve_arch.py, protocol blocks in
+resolve_protocol.py, the statements of both in resolve_body.py; calls of arch functions are
+checked late, per arch, by resolve_calls.py.
+"""
+
+from __future__ import annotations
+
+from checker.errors import FlowError
+from checker.front import model
+from checker.front import syntax as st
+from checker.front.resolve_arch import resolve_arches
+from checker.front.resolve_protocol import resolve_protocol
+from checker.front.source import Span
+
+
+def resolve(files: list[st.File]) -> model.Library:
+    """Resolve files parsed from the built-in library and the user's input, in that order."""
+    try:
+        return _resolve(files)
+    except RecursionError:
+        raise FlowError(None, "input nested too deeply") from None
+
+
+def _resolve(files: list[st.File]) -> model.Library:
+    arch_blocks = [b for f in files for b in f.blocks if isinstance(b, st.ArchBlock)]
+    protocol_blocks = [b for f in files for b in f.blocks if isinstance(b, st.ProtocolBlock)]
+    arches = resolve_arches(arch_blocks)
+    seen: dict[str, Span] = {}
+    for block in protocol_blocks:
+        name = block.name
+        if name.text in seen:
+            raise FlowError(
+                name.span, f"protocol '{name.text}' is already defined at {seen[name.text]}"
+            )
+        seen[name.text] = name.span
+    protocols = tuple(resolve_protocol(block, arches.keys()) for block in protocol_blocks)
+    user_arches = tuple(name for name, arch in arches.items() if not arch.builtin)
+    return model.Library(arches, protocols, user_arches)

@@ -1,0 +1,256 @@
+"""Late checks of one protocol on one arch: the calls, and the pages behind call results.
+
+Calls are dispatched on the arch being checked, like the kernel's generic helpers calling the
+arch's own flush_dcache_page, so they can only be checked once the arch is known. Walking the
+protocol and every function body it reaches, this checks each call (the function exists, the
+arguments fit, no recursion), infers which page each mapping variable is on, and checks every
+word index and copy against the page sizes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from checker.errors import FlowError
+from checker.front import model
+from checker.front.resolve_arch import signature
+from checker.front.resolve_body import copy_mismatch, index_error, suggest
+from checker.front.source import Span
+
+Pages = frozenset[str]  # the protocol pages a mapping name may be on
+
+
+def check_protocol_on_arch(protocol: model.Protocol, arch: model.Arch) -> None:
+    """Raise a FlowError, located at the offending statement, if `protocol` misuses `arch`."""
+    checker = _Checker(protocol, arch)
+    for thread in protocol.threads:
+        frame = _Frame(
+            pages={page.name: page.name for page in protocol.pages},
+            maps={m.name: frozenset({m.page}) for m in protocol.mappings},
+        )
+        checker.block(thread.body, frame)
+    checker.check_waits()
+
+
+@dataclass
+class _Frame:
+    """One body being walked: what its page and mapping names stand for in the protocol."""
+
+    pages: dict[str, str]
+    maps: dict[str, Pages]
+    path: tuple[str, ...] = ()  # the calls that led here, outermost first
+    origin: Span | None = None  # the protocol statement that led here
+    returns: set[str] = field(default_factory=set)  # pages of the mappings returned
+    ended: bool = False  # every path to here has returned
+
+    def enter(self, name: str, origin: Span) -> _Frame:
+        return _Frame({}, {}, (*self.path, name), self.origin or origin)
+
+
+class _Checker:
+    def __init__(self, protocol: model.Protocol, arch: model.Arch) -> None:
+        self.arch = arch
+        self.words = {page.name: page.words for page in protocol.pages}
+        self.signals = {
+            s.event for t in protocol.threads for s in _walk(t.body) if isinstance(s, model.Signal)
+        }
+        self.waits: list[tuple[model.Wait, _Frame]] = []
+        self.memo: dict[tuple[str, tuple[Pages, ...]], Pages] = {}
+
+    def error(self, span: Span, message: str, frame: _Frame) -> FlowError:
+        notes = ()
+        if frame.path:
+            notes = (f"reached from {frame.origin} through {' -> '.join(frame.path)}",)
+        return FlowError(span, message, notes)
+
+    # -- statements -------------------------------------------------------------------------
+
+    def block(self, stmts: tuple[model.Statement, ...], frame: _Frame) -> None:
+        for stmt in stmts:
+            if frame.ended:
+                return
+            self.statement(stmt, frame)
+
+    def statement(self, s: model.Statement, frame: _Frame) -> None:
+        if isinstance(s, model.Call):
+            pages = self.call(s, frame)
+            if s.result is not None:
+                self.check_one_page(s, pages, frame)
+                frame.maps[s.result] = pages
+        elif isinstance(s, model.Access):
+            for page in frame.maps.get(s.mapping, ()):
+                self.check_index(s.index, page, s.span, frame)
+        elif isinstance(s, model.Copy):
+            self.check_copy(s, frame)
+        elif isinstance(s, model.DmaAccess):
+            self.check_index(s.index, frame.pages[s.page], s.span, frame)
+        elif isinstance(s, model.Mmap):
+            frame.maps[s.result] = frozenset({frame.pages[s.page]})
+            self.hook("user_map", frame.maps[s.result], s.span, frame)
+        elif isinstance(s, model.Munmap):
+            self.hook("user_unmap", frame.maps.get(s.mapping, frozenset()), s.span, frame)
+        elif isinstance(s, model.MapOp) and s.result is not None:
+            frame.maps[s.result] = frozenset({frame.pages[s.page]})
+        elif isinstance(s, model.Signal):
+            self.signals.add(s.event)
+        elif isinstance(s, model.Wait) and frame.path:
+            self.waits.append((s, frame))
+        elif isinstance(s, model.Either):
+            self.branches(s.branches, frame)
+        elif isinstance(s, model.If):
+            self.branches((s.then, s.orelse), frame)
+        elif isinstance(s, model.Repeat):
+            # Twice: the second round sees what the first one bound.
+            for _ in range(min(s.count, 2)):
+                self.block(s.body, frame)
+        elif isinstance(s, model.Return):
+            frame.returns |= self.returned(s, frame)
+            frame.ended = True
+
+    def branches(self, blocks: tuple[tuple[model.Statement, ...], ...], frame: _Frame) -> None:
+        """Walk alternatives; after them a name may be on any page a branch that goes on left."""
+        merged: dict[str, Pages] = {}
+        ended = True
+        for stmts in blocks:
+            branch = _Frame(frame.pages, dict(frame.maps), frame.path, frame.origin, frame.returns)
+            self.block(stmts, branch)
+            if branch.ended:
+                continue
+            ended = False
+            for name, pages in branch.maps.items():
+                merged[name] = merged.get(name, frozenset()) | pages
+        frame.maps = merged
+        frame.ended = ended
+
+    def returned(self, s: model.Return, frame: _Frame) -> Pages:
+        value = s.value
+        if isinstance(value, model.MapOp):
+            return frozenset({frame.pages[value.page]})
+        if isinstance(value, model.MappingArg):
+            return frame.maps.get(value.name, frozenset())
+        if isinstance(value, model.Call):
+            callee = self.function(value, frame)
+            if not callee.returns_mapping:
+                raise self.error(
+                    value.span,
+                    f"'{callee.name}' does not return a mapping, "
+                    f"so '{frame.path[-1]}' cannot return its result",
+                    frame,
+                )
+            return self.call(value, frame)
+        return frozenset()
+
+    # -- calls ------------------------------------------------------------------------------
+
+    def function(self, call: model.Call, frame: _Frame) -> model.Function:
+        """The function a call names on this arch, with the arguments checked against it."""
+        function = self.arch.functions.get(call.function)
+        if function is None:
+            hint = suggest(call.function, set(self.arch.functions))
+            raise self.error(
+                call.span,
+                f"unknown function '{call.function}' on arch '{self.arch.name}'{hint}",
+                frame,
+            )
+        if len(call.args) != len(function.params):
+            n = len(function.params)
+            raise self.error(
+                call.span,
+                f"'{call.function}' takes {n} argument{'s' * (n != 1)}, but {len(call.args)} "
+                f"{'is' if len(call.args) == 1 else 'are'} given ({signature(function)})",
+                frame,
+            )
+        for number, (param, arg) in enumerate(
+            zip(function.params, call.args, strict=True), start=1
+        ):
+            kind = "page" if isinstance(arg, model.PageArg) else "mapping"
+            if kind != param.kind:
+                raise self.error(
+                    call.span,
+                    f"{call.function} expects a {param.kind} as argument {number}, "
+                    f"but '{arg.name}' is a {kind}",
+                    frame,
+                )
+        if call.result is not None and not function.returns_mapping:
+            raise self.error(call.span, f"'{call.function}' does not return a mapping", frame)
+        if call.function in frame.path:
+            loop = frame.path[frame.path.index(call.function) :]
+            raise self.error(
+                call.span, f"recursive call: {' -> '.join((*loop, call.function))}", frame
+            )
+        return function
+
+    def call(self, call: model.Call, frame: _Frame) -> Pages:
+        """Check a call and walk the body it runs; the pages its result may be on."""
+        function = self.function(call, frame)
+        args = tuple(
+            frozenset({frame.pages[arg.name]})
+            if isinstance(arg, model.PageArg)
+            else frame.maps.get(arg.name, frozenset())
+            for arg in call.args
+        )
+        key = (function.name, args)
+        if key not in self.memo:
+            inner = frame.enter(function.name, call.span)
+            for param, pages in zip(function.params, args, strict=True):
+                if param.kind == "page":
+                    inner.pages[param.name] = next(iter(pages))
+                else:
+                    inner.maps[param.name] = pages
+            self.block(function.body, inner)
+            self.memo[key] = frozenset(inner.returns)
+        return self.memo[key]
+
+    def check_one_page(self, call: model.Call, pages: Pages, frame: _Frame) -> None:
+        """A kept result is a mapping of one page, whatever path the function took."""
+        if len(pages) > 1:
+            names = ", ".join(f"'{page}'" for page in sorted(pages))
+            message = f"'{call.function}' returns mappings of different pages ({names})"
+            raise self.error(call.span, message, frame)
+
+    def hook(self, name: str, pages: Pages, origin: Span, frame: _Frame) -> None:
+        function = self.arch.hooks.get(name)
+        if function is None:
+            return
+        label = f"on {name}"
+        if label in frame.path:
+            loop = frame.path[frame.path.index(label) :]
+            raise self.error(origin, f"recursive call: {' -> '.join((*loop, label))}", frame)
+        for page in sorted(pages):
+            inner = frame.enter(label, origin)
+            inner.pages[function.params[0].name] = page
+            self.block(function.body, inner)
+
+    # -- sizes and events -------------------------------------------------------------------
+
+    def check_index(self, index: int, page: str, span: Span, frame: _Frame) -> None:
+        size = self.words[page]
+        if index >= size:
+            raise self.error(span, index_error(index, page, size), frame)
+
+    def check_copy(self, s: model.Copy, frame: _Frame) -> None:
+        for dst in sorted(frame.maps.get(s.dst, ())):
+            for src in sorted(frame.maps.get(s.src, ())):
+                if self.words[dst] != self.words[src]:
+                    message = copy_mismatch(dst, self.words[dst], src, self.words[src])
+                    raise self.error(s.span, message, frame)
+
+    def check_waits(self) -> None:
+        for wait, frame in self.waits:
+            if wait.event not in self.signals:
+                message = f"unknown event '{wait.event}': nothing signals it"
+                raise self.error(wait.span, message, frame)
+
+
+def _walk(stmts: tuple[model.Statement, ...]):
+    """Every statement of a body, nested ones included."""
+    for s in stmts:
+        yield s
+        if isinstance(s, model.Either):
+            for branch in s.branches:
+                yield from _walk(branch)
+        elif isinstance(s, model.If):
+            yield from _walk(s.then)
+            yield from _walk(s.orelse)
+        elif isinstance(s, model.Repeat):
+            yield from _walk(s.body)

@@ -1,0 +1,372 @@
+"""Lower one protocol on one arch into a Program: inline every call, unroll every repeat.
+
+Calls are dispatched late, on the arch being checked (the kernel's generic helpers call the
+arch's own flush_dcache_page). Lowering is written in continuation style: a block is lowered
+back to front, so each node knows its successor when it is made.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from checker.errors import FlowError
+from checker.front import model
+from checker.front.source import Span
+from checker.machine.program import (
+    END,
+    AliasInfo,
+    HandleInfo,
+    LCond,
+    Level,
+    Node,
+    PageInfo,
+    Program,
+    ThreadCode,
+)
+
+MAX_INLINE_DEPTH = 32
+
+
+@dataclass
+class _Frame:
+    """Names visible while lowering one block: pages and mapping registers."""
+
+    pages: dict[str, int]
+    maps: dict[str, int]
+    exit: int = END  # where `return` goes
+    result: int = -1  # register receiving a returned mapping
+    origin: Span | None = None  # the protocol statement being lowered
+    depth: int = 0
+    call_path: tuple[str, ...] = ()
+    prefix: str = ""  # how register names of this frame are shown ("kmap." for fn locals)
+    builder: _Builder | None = None
+    user_pages: dict[str, int] = field(default_factory=dict)  # mmap'd/declared name -> page
+
+    def reg(self, name: str) -> int:
+        """The register of a mapping name, made on first mention (blocks lower back to front,
+        so a use is met before its binding; a variable is one register per frame)."""
+        if name not in self.maps:
+            assert self.builder is not None
+            self.maps[name] = self.builder.new_register(self.prefix + name)
+        return self.maps[name]
+
+
+@dataclass
+class _Builder:
+    protocol: model.Protocol
+    arch: model.Arch
+    drop: frozenset[Span]
+    pages: list[PageInfo] = field(default_factory=list)
+    page_index: dict[str, int] = field(default_factory=dict)
+    handles: list[HandleInfo] = field(default_factory=list)
+    aliases: list[AliasInfo] = field(default_factory=list)
+    registers: list[str] = field(default_factory=list)
+    initial: list[int] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+    locks: list[str] = field(default_factory=list)
+    nodes: list[Node] = field(default_factory=list)
+
+    # -- numbering ------------------------------------------------------------------------
+
+    def new_register(self, name: str) -> int:
+        self.registers.append(name)
+        self.initial.append(-1)
+        return len(self.registers) - 1
+
+    def new_handle(self, name: str, page: int, user: bool, colour, declared: bool) -> int:
+        if colour == "linear":
+            alias = page
+        else:
+            alias = len(self.aliases)
+            self.aliases.append(AliasInfo(page, len(self.handles), name))
+        self.handles.append(HandleInfo(name, page, user, colour, declared, alias))
+        return len(self.handles) - 1
+
+    def event(self, name: str) -> int:
+        if name not in self.events:
+            self.events.append(name)
+        return self.events.index(name)
+
+    def lock(self, name: str) -> int:
+        if name not in self.locks:
+            self.locks.append(name)
+        return self.locks.index(name)
+
+    def add(self, node: Node) -> int:
+        self.nodes.append(node)
+        return len(self.nodes) - 1
+
+    # -- blocks ---------------------------------------------------------------------------
+
+    def block(self, stmts: tuple[model.Statement, ...], frame: _Frame, cont: int) -> int:
+        entry = cont
+        for stmt in reversed(stmts):
+            entry = self.statement(stmt, frame, entry)
+        return entry
+
+    def statement(self, s: model.Statement, f: _Frame, cont: int) -> int:  # noqa: C901
+        origin = f.origin or s.span
+
+        def node(kind: str, text: str, **kw) -> int:
+            return self.add(Node(kind, s.span, origin, (cont,), text=text, **kw))
+
+        if isinstance(s, model.Call):
+            return self.call(s, f, cont)
+        if isinstance(s, model.Access):
+            reg = f.reg(s.mapping)
+            return node(s.kind, f"{s.kind} {s.mapping}[{s.index}]", reg=reg, index=s.index)
+        if isinstance(s, model.Copy):
+            return node("copy", f"copy {s.dst} <- {s.src}", reg=f.reg(s.dst), reg2=f.reg(s.src))
+        if isinstance(s, model.DmaAccess):
+            kind = "dma_" + s.kind
+            return node(kind, f"{kind} {s.page}[{s.index}]", page=f.pages[s.page], index=s.index)
+        if isinstance(s, model.Signal | model.Wait):
+            kind = "signal" if isinstance(s, model.Signal) else "wait"
+            return node(kind, f"{kind} {s.event}", event=self.event(s.event))
+        if isinstance(s, model.Lock | model.Unlock):
+            kind = "lock" if isinstance(s, model.Lock) else "unlock"
+            return node(kind, f"{kind} {s.name}", lock=self.lock(s.name))
+        if isinstance(s, model.Either):
+            branches = tuple(self.block(b, f, cont) for b in s.branches)
+            return self.add(Node("choice", s.span, origin, branches, text="either"))
+        if isinstance(s, model.Repeat):
+            entry = cont
+            for _ in range(s.count):
+                entry = self.block(s.body, f, entry)
+            return entry
+        if isinstance(s, model.Mmap):
+            return self.mmap(s, f, cont)
+        if isinstance(s, model.Munmap):
+            return self.munmap(s, f, cont)
+        if isinstance(s, model.Maintenance):
+            if origin in self.drop:
+                return cont
+            return self.maintenance(s, f, cont, origin)
+        if isinstance(s, model.MapOp):
+            reg = f.reg(s.result) if s.result else f.result
+            return self.map(s, f, reg, cont, origin)
+        if isinstance(s, model.Unmap):
+            return node("unmap", f"unmap {s.mapping}", reg=f.reg(s.mapping))
+        if isinstance(s, model.SetFlag | model.ClearFlag):
+            kind = "set" if isinstance(s, model.SetFlag) else "clear"
+            text = f"{kind} {self._page_name(f, s.page)}.{s.flag}"
+            return node(kind, text, page=f.pages[s.page], flag=s.flag)
+        if isinstance(s, model.If):
+            then = self.block(s.then, f, cont)
+            orelse = self.block(s.orelse, f, cont)
+            cond = self.condition(s.condition, f)
+            text = "if " + self.cond_text(s.condition, f)
+            return self.add(Node("test", s.span, origin, (then, orelse), cond=cond, text=text))
+        if isinstance(s, model.Return):
+            return self.ret(s, f, origin)
+        raise AssertionError(f"unknown statement {s!r}")
+
+    # -- calls ----------------------------------------------------------------------------
+
+    def call(self, s: model.Call, f: _Frame, cont: int, result: int = -1) -> int:
+        function = self.arch.functions.get(s.function)
+        if function is None:
+            raise FlowError(s.span, f"unknown function '{s.function}' on arch '{self.arch.name}'")
+        if s.function in f.call_path or f.depth >= MAX_INLINE_DEPTH:
+            path = " -> ".join((*f.call_path, s.function))
+            raise FlowError(s.span, f"recursive call: {path}")
+        if s.result is not None:
+            result = f.reg(s.result)
+        elif result < 0 and function.returns_mapping:
+            result = self.new_register(f"{s.function}()")
+        inner = _Frame(
+            pages={},
+            maps={},
+            exit=cont,
+            result=result,
+            origin=f.origin or s.span,
+            depth=f.depth + 1,
+            call_path=(*f.call_path, s.function),
+            prefix=f"{s.function}.",
+            builder=self,
+        )
+        for param, arg in zip(function.params, s.args, strict=True):
+            if param.kind == "page":
+                inner.pages[param.name] = f.pages[arg.name]
+            else:
+                inner.maps[param.name] = f.reg(arg.name)
+        _scan_mmaps(function.body, inner)
+        entry = self.block(function.body, inner, cont)
+        if f.depth == 0 and entry == cont:
+            # A call that does nothing on this arch still shows in a trace.
+            entry = self.add(Node("nop", s.span, s.span, (cont,), text=f"{s.function}()"))
+        return entry
+
+    def ret(self, s: model.Return, f: _Frame, origin: Span) -> int:
+        value = s.value
+        if value is None:
+            return f.exit
+        if isinstance(value, model.MapOp):
+            return self.map(value, f, f.result, f.exit, origin)
+        if isinstance(value, model.MappingArg):
+            if f.result < 0:
+                return f.exit
+            node = Node("move", s.span, origin, (f.exit,), reg=f.result, reg2=f.reg(value.name),
+                        text="return")
+            return self.add(node)
+        return self.call(value, f, f.exit, result=f.result)
+
+    def map(self, s: model.MapOp, f: _Frame, reg: int, cont: int, origin: Span) -> int:
+        page = f.pages[s.page]
+        name = self.registers[reg] if reg >= 0 else f"map {self.pages[page].name}"
+        handle = self.new_handle(name, page, user=False, colour=s.colour, declared=False)
+        if reg < 0:
+            reg = self.new_register(name)
+        text = f"map {self.pages[page].name} colour {s.colour}"
+        node = Node("map", s.span, origin, (cont,), reg=reg, handle=handle, text=text)
+        return self.add(node)
+
+    def mmap(self, s: model.Mmap, f: _Frame, cont: int) -> int:
+        page = f.pages[s.page]
+        reg = f.reg(s.result)
+        handle = self.new_handle(s.result, page, user=True, colour="any", declared=False)
+        origin = f.origin or s.span
+        hook = self.hook("user_map", page, f, origin, cont)
+        text = f"{s.result} = mmap({s.page})"
+        return self.add(Node("mmap", s.span, origin, (hook,), reg=reg, handle=handle, text=text))
+
+    def munmap(self, s: model.Munmap, f: _Frame, cont: int) -> int:
+        reg = f.reg(s.mapping)
+        page = f.user_pages.get(s.mapping, -1)
+        if page < 0:
+            raise FlowError(s.span, f"munmap needs a mapping made by mmap or declared: "
+                            f"'{s.mapping}' is neither")
+        origin = f.origin or s.span
+        remove = self.add(Node("munmap", s.span, origin, (cont,), reg=reg, text="munmap"))
+        return self.hook("user_unmap", page, f, origin, remove)
+
+    def hook(self, name: str, page: int, f: _Frame, origin: Span, cont: int) -> int:
+        function = self.arch.hooks.get(name)
+        if function is None or not function.body:
+            return cont
+        inner = _Frame(
+            pages={function.params[0].name: page},
+            maps={},
+            exit=cont,
+            origin=origin,
+            depth=f.depth + 1,
+            call_path=(*f.call_path, f"on {name}"),
+            prefix=f"{name}.",
+            builder=self,
+        )
+        _scan_mmaps(function.body, inner)
+        return self.block(function.body, inner, cont)
+
+    def maintenance(self, s: model.Maintenance, f: _Frame, cont: int, origin: Span) -> int:
+        target = s.target
+        if target.kind == "mapping":
+            reg = f.reg(target.name)
+            text = f"{s.op} {self.registers[reg]}"
+            return self.add(
+                Node("maint", s.span, origin, (cont,), op=s.op, target="mapping", reg=reg,
+                     cost=s.cost, text=text)
+            )
+        if target.of_mapping:
+            reg = f.reg(target.name)
+            text = f"{s.op} {target.kind}({self.registers[reg]})"
+            return self.add(
+                Node("maint", s.span, origin, (cont,), op=s.op, target=target.kind, reg=reg,
+                     page=-1, cost=s.cost, text=text)
+            )
+        page = f.pages[target.name]
+        text = f"{s.op} {target.kind}({self.pages[page].name})"
+        return self.add(
+            Node("maint", s.span, origin, (cont,), op=s.op, target=target.kind, page=page,
+                 cost=s.cost, text=text)
+        )
+
+    # -- conditions -----------------------------------------------------------------------
+
+    def condition(self, c: model.Condition, f: _Frame) -> LCond:
+        if isinstance(c, model.PagePredicate):
+            return LCond("pred", pred=c.kind, page=f.pages[c.page])
+        if isinstance(c, model.FlagTest):
+            return LCond("flag", page=f.pages[c.page], flag=c.flag)
+        if isinstance(c, model.Not):
+            return LCond("not", left=self.condition(c.operand, f))
+        op = "and" if isinstance(c, model.And) else "or"
+        return LCond(op, left=self.condition(c.left, f), right=self.condition(c.right, f))
+
+    def cond_text(self, c: model.Condition, f: _Frame) -> str:
+        if isinstance(c, model.PagePredicate):
+            return f"{c.kind}({self._page_name(f, c.page)})"
+        if isinstance(c, model.FlagTest):
+            return f"{self._page_name(f, c.page)}.{c.flag}"
+        if isinstance(c, model.Not):
+            return f"not {self.cond_text(c.operand, f)}"
+        op = "and" if isinstance(c, model.And) else "or"
+        return f"({self.cond_text(c.left, f)} {op} {self.cond_text(c.right, f)})"
+
+    def _page_name(self, f: _Frame, name: str) -> str:
+        return self.pages[f.pages[name]].name
+
+
+def _scan_mmaps(stmts: tuple[model.Statement, ...], f: _Frame) -> None:
+    """Record the page of every `u = mmap(P)` in a block, so that `munmap(u)` knows which
+    page's hook to run (blocks lower back to front, so the mmap is met after the munmap)."""
+    for s in stmts:
+        if isinstance(s, model.Mmap):
+            page = f.pages[s.page]
+            if f.user_pages.get(s.result, page) != page:
+                raise FlowError(s.span, f"'{s.result}' is mmap'd from two different pages")
+            f.user_pages[s.result] = page
+        elif isinstance(s, model.Either):
+            for branch in s.branches:
+                _scan_mmaps(branch, f)
+        elif isinstance(s, model.Repeat):
+            _scan_mmaps(s.body, f)
+        elif isinstance(s, model.If):
+            _scan_mmaps(s.then, f)
+            _scan_mmaps(s.orelse, f)
+
+
+def lower(
+    protocol: model.Protocol, arch: model.Arch, drop: frozenset[Span] = frozenset()
+) -> Program:
+    """Lower `protocol` on `arch`; the maintenance of statements in `drop` is left out."""
+    b = _Builder(protocol, arch, drop)
+    for page in protocol.pages:
+        b.page_index[page.name] = len(b.pages)
+        b.pages.append(PageInfo(page.name, page.kind, page.highmem, page.words))
+        b.aliases.append(AliasInfo(len(b.pages) - 1, -1, f"kernel({page.name})"))
+    declared: dict[str, int] = {}
+    for mapping in protocol.mappings:
+        page = b.page_index[mapping.page]
+        reg = b.new_register(mapping.name)
+        handle = b.new_handle(mapping.name, page, user=True, colour=mapping.colour, declared=True)
+        b.initial[reg] = handle
+        declared[mapping.name] = reg
+    threads = []
+    for thread in protocol.threads:
+        frame = _Frame(pages=dict(b.page_index), maps=dict(declared), builder=b)
+        frame.user_pages = {m.name: b.page_index[m.page] for m in protocol.mappings}
+        _scan_mmaps(thread.body, frame)
+        entry = b.block(thread.body, frame, END)
+        threads.append((thread, entry))
+    codes = tuple(ThreadCode(t.name, t.is_device, entry) for t, entry in threads)
+    vipt = [level.colours for level in arch.levels if level.indexing == "vipt"]
+    levels = tuple(
+        Level(lv.name, lv.indexing, lv.colours, lv.write_back, lv.victim_fill) for lv in arch.levels
+    )
+    line_words = arch.levels[0].line_words if arch.levels else 1
+    return Program(
+        protocol=protocol,
+        arch=arch,
+        pages=tuple(b.pages),
+        handles=tuple(b.handles),
+        aliases=tuple(b.aliases),
+        nodes=tuple(b.nodes),
+        registers=tuple(b.registers),
+        initial_registers=tuple(b.initial),
+        threads=codes,
+        events=tuple(b.events),
+        locks=tuple(b.locks),
+        levels=levels,
+        line_words=line_words,
+        colour_count=max(vipt) if vipt else 1,
+    )

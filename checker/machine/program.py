@@ -1,0 +1,150 @@
+"""The lowered program: one protocol on one arch, as control graphs of machine steps.
+
+lower.py builds it; semantics.py runs it. Everything is numbered (pages, handles, aliases,
+registers, slots) so that a machine state is a tuple of small integers.
+
+- A *handle* is one `map`/`mmap` site after inlining and unrolling, or a declared mapping.
+  Threads are loop-free, so each site runs at most once per execution.
+- An *alias* is a virtual address of a page: the page's linear alias, or the alias of one
+  non-linear handle. Caches index lines by alias (VIVT), by its colour (VIPT) or not (PIPT).
+- A *register* holds a handle: a declared mapping, a thread's variable, or a function's
+  local or result variable (one per inlined call).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from checker.front import model
+from checker.front.source import Span
+
+END = -1  # the pc of a finished thread
+
+
+@dataclass(frozen=True)
+class LCond:
+    """A lowered condition: `op` is pred/flag/not/and/or."""
+
+    op: str
+    pred: str = ""  # anon, file, highmem, mapped (op == "pred")
+    page: int = -1
+    flag: str = ""
+    left: LCond | None = None
+    right: LCond | None = None
+
+
+@dataclass(frozen=True)
+class Node:
+    """One step of a thread (or, for kind "choice"/"move", a silent control node).
+
+    Kinds and the fields they use:
+      read, write (reg, index); copy (reg=dst, reg2=src); dma_read, dma_write (page, index);
+      signal, wait (event); lock, unlock (lock); maint (op, target, page|reg, cost);
+      map (handle, reg=destination); mmap (handle, reg) [creates the user mapping];
+      munmap (reg) [removes it]; unmap (reg); set, clear (page, flag); test (cond);
+      nop (a call with no effect); choice (next = branches); move (reg=dst, reg2=src).
+    `next` holds one successor, two for test (true, false), several for choice.
+    `origin` is the span of the protocol statement this step belongs to; `span` its own.
+    """
+
+    kind: str
+    span: Span
+    origin: Span
+    next: tuple[int, ...]
+    reg: int = -1
+    reg2: int = -1
+    page: int = -1
+    index: int = 0
+    event: int = -1
+    lock: int = -1
+    op: str = ""
+    target: str = ""  # mapping, kernel, user, all
+    cost: int | None = None
+    handle: int = -1
+    flag: str = ""
+    cond: LCond | None = None
+    text: str = ""  # how the trace names the step, e.g. "flush kernel(log)"
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    name: str
+    kind: str
+    highmem: bool
+    words: int
+
+
+@dataclass(frozen=True)
+class HandleInfo:
+    """A handle site. `user` is true for declared mappings and mmap sites."""
+
+    name: str
+    page: int
+    user: bool
+    colour: model.ColourSpec | None  # None: a declared mapping with `colour any`
+    declared: bool
+    alias: int
+
+
+@dataclass(frozen=True)
+class AliasInfo:
+    page: int
+    handle: int  # -1 for the linear alias
+    name: str
+
+
+@dataclass(frozen=True)
+class ThreadCode:
+    """A thread: its first node in Program.nodes (each node belongs to one thread)."""
+
+    name: str
+    is_device: bool
+    entry: int
+
+
+@dataclass(frozen=True)
+class Level:
+    name: str
+    indexing: str
+    colours: int
+    write_back: bool
+    victim_fill: bool
+
+
+@dataclass(frozen=True)
+class Program:
+    protocol: model.Protocol
+    arch: model.Arch
+    pages: tuple[PageInfo, ...]
+    handles: tuple[HandleInfo, ...]
+    aliases: tuple[AliasInfo, ...]
+    nodes: tuple[Node, ...]  # every thread's nodes, in one numbering
+    registers: tuple[str, ...]  # display names
+    initial_registers: tuple[int, ...]  # register -> handle (-1: unbound)
+    threads: tuple[ThreadCode, ...]
+    events: tuple[str, ...]
+    locks: tuple[str, ...]
+    levels: tuple[Level, ...]
+    line_words: int
+    colour_count: int  # colours a handle can take: the largest VIPT count, or 1
+
+    def lines(self, page: int) -> int:
+        words = self.pages[page].words
+        return -(-words // self.line_words)
+
+    @property
+    def total_lines(self) -> int:
+        return sum(self.lines(page) for page in range(len(self.pages)))
+
+    def slots_per_line(self, level: Level) -> int:
+        """The lines a level keeps per physical line: one (PIPT), one per colour (VIPT), one
+        per alias (VIVT)."""
+        return {"pipt": 1, "vipt": level.colours, "vivt": len(self.aliases)}[level.indexing]
+
+    def word_offset(self, page: int) -> int:
+        """Index of the page's first word in the flat memory tuple."""
+        return sum(p.words for p in self.pages[:page])
+
+    @property
+    def total_words(self) -> int:
+        return sum(p.words for p in self.pages)
