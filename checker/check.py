@@ -38,8 +38,8 @@ class Redundancy:
 class CheckResult:
     protocol: model.Protocol
     arch: model.Arch
-    complete: bool  # False: inconclusive
-    kinds: frozenset[str]
+    complete: bool  # False: a limit stopped the search (or the redundancy analysis)
+    kinds: frozenset[str]  # found; when not complete, those found before the limit
     expected: frozenset[str]
     traces: dict[str, Trace] = field(default_factory=dict)
     redundant: tuple[Redundancy, ...] = ()
@@ -51,6 +51,16 @@ class CheckResult:
     @property
     def matches(self) -> bool:
         return self.complete and self.kinds == self.expected
+
+    @property
+    def status(self) -> str:
+        """"ok", "unexpected" or "inconclusive". An incomplete search that found a kind the
+        protocol does not expect is unexpected all the same: a finding is a replayed
+        execution, whatever the search did afterwards; only one that found nothing unexpected
+        is inconclusive."""
+        if self.complete:
+            return "ok" if self.matches else "unexpected"
+        return "unexpected" if self.kinds - self.expected else "inconclusive"
 
     def verdict(self) -> tuple:
         """What two engines must agree on: the kinds found, and each redundant statement with
@@ -122,9 +132,10 @@ def check(
     outcome, engine = run_engine(program, options, deadline, progress=progress)
     expected = protocol.expected_on(arch.name)
     states = outcome.states
-    if not outcome.complete:
+    if not outcome.complete:  # what was found before the limit is reported, with its trace
         return CheckResult(protocol, arch, False, frozenset(outcome.witnesses), expected,
-                           states=states, reason=outcome.reason, engine=engine)
+                           _replay_all(program, outcome), states=states, reason=outcome.reason,
+                           program=program, engine=engine)
     redundant: tuple[Redundancy, ...] = ()
     if not outcome.witnesses and options.redundancy:
         found = find_redundant(protocol, arch, sorted(outcome.maintained), options, deadline,

@@ -2,16 +2,20 @@
 
 This is the only module that prints or chooses an exit status:
 0 every result matches its expect, 1 some does not, 2 unusable input, 3 inconclusive,
-4 internal error (a counterexample that did not replay: a bug in the checker); 141 when the
-output pipe closed early, 130 on Ctrl-C.
+4 internal error (a counterexample that did not replay, or any other exception: a bug in the
+checker), 5 the output could not be written (a full disk, a closed stdout); 141 when the
+output pipe closed early, 130 on Ctrl-C, 143 on SIGTERM.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
+import signal
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 
 from checker.check import ENGINES, CheckOptions, CheckResult
@@ -25,7 +29,11 @@ from checker.report.progress import ProgressLine
 from checker.report.text import render_result, summary_lines
 from checker.report.trace import ReplayError
 
-EXIT_OK, EXIT_MISMATCH, EXIT_INPUT, EXIT_INCONCLUSIVE, EXIT_INTERNAL = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_MISMATCH, EXIT_INPUT, EXIT_INCONCLUSIVE, EXIT_INTERNAL, EXIT_OUTPUT = 0, 1, 2, 3, 4, 5
+
+# Past this a time-out is no limit (11 days), and a deadline this far off overflows the
+# solver's millisecond counter.
+MAX_TIMEOUT = 1_000_000
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,11 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--timeout",
-        type=_positive(float),
+        type=_positive(float, MAX_TIMEOUT),
         default=None,
         metavar="SECONDS",
         help="give up on one check (inconclusive) after this long, redundancy analysis "
-        "included; the run goes on (default: no limit)",
+        "included; the run goes on (at most 1,000,000; default: no limit)",
     )
     parser.add_argument(
         "--max-states",
@@ -102,8 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _positive(kind: type) -> Callable[[str], float | int]:
-    """An argparse type: a finite number above zero."""
+def _positive(kind: type, most: float | None = None) -> Callable[[str], float | int]:
+    """An argparse type: a finite number above zero (and at most `most`)."""
 
     def parse(text: str) -> float | int:
         try:
@@ -112,6 +120,8 @@ def _positive(kind: type) -> Callable[[str], float | int]:
             raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
         if not math.isfinite(value) or value <= 0:
             raise argparse.ArgumentTypeError(f"'{text}' must be a finite number above 0")
+        if most is not None and value > most:
+            raise argparse.ArgumentTypeError(f"'{text}' is more than {most:,}")
         return value
 
     parse.__name__ = kind.__name__
@@ -153,7 +163,7 @@ def run(argv: Sequence[str], out=sys.stdout, err=sys.stderr) -> int:
         results: list[CheckResult] = []
         progress = ProgressLine(err) if ProgressLine.wanted(err) else None
         for result in run_checks(loaded, list(args.files), pairs, options, args.jobs,
-                                 progress):
+                                 progress, _pipe_watch(out)):
             results.append(result)
             if not args.quiet and args.format == "text":
                 print("\n".join(render_result(result, sources)), file=out)
@@ -171,14 +181,38 @@ def run(argv: Sequence[str], out=sys.stdout, err=sys.stderr) -> int:
     return exit_status(results, out if args.format == "text" else None)
 
 
+def _pipe_watch(out) -> Callable[[], None] | None:
+    """While workers search: raise BrokenPipeError once `out` is a pipe nobody reads (the
+    reader of `check ... | head -1` went away), so the run ends now, not when the next
+    result would have been written."""
+    try:
+        fd = out.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None  # not a file (a test's StringIO)
+    import select
+
+    if not hasattr(select, "poll"):
+        return None
+    poller = select.poll()
+    poller.register(fd, 0)  # POLLERR and POLLHUP are reported whatever is asked for
+
+    def watch() -> None:
+        if any(events & select.POLLERR for _, events in poller.poll(0)):
+            raise BrokenPipeError(f"the reader of {out.name} went away")
+
+    return watch
+
+
 def describe_arches(loaded: Loaded, args: argparse.Namespace, out) -> int:
-    """--list-arches and --show-arch."""
+    """--list-arches and --show-arch. `--show-arch all` shows every arch, in --arch all's
+    order, a blank line between two: `all` is no arch's name (resolve_arch.py refuses it)."""
     library = loaded.library
     if args.show_arch:
-        select_arches(library, args.show_arch)  # a located error for an unknown name
+        names = select_arches(library, args.show_arch)  # an error for an unknown name
         if "," in args.show_arch:
-            raise FlowError(None, "--show-arch takes one arch name")
-        print("\n".join(show_arch(library, args.show_arch.strip(), loaded.sources)), file=out)
+            raise FlowError(None, "--show-arch takes one arch name, or all")
+        shown = ["\n".join(show_arch(library, name, loaded.sources)) for name in names]
+        print("\n\n".join(shown), file=out)
     else:
         print("\n".join(list_arches(library, select_arches(library, args.arch))), file=out)
     return EXIT_OK
@@ -186,8 +220,8 @@ def describe_arches(loaded: Loaded, args: argparse.Namespace, out) -> int:
 
 def exit_status(results: list[CheckResult], out) -> int:
     """The exit status of a run; with `out`, also print the closing count."""
-    mismatched = [r for r in results if r.complete and not r.matches]
-    inconclusive = [r for r in results if not r.complete]
+    mismatched = [r for r in results if r.status == "unexpected"]
+    inconclusive = [r for r in results if r.status == "inconclusive"]
     if out is not None:
         print(
             f"{len(results)} checks: {len(results) - len(mismatched) - len(inconclusive)} as "
@@ -201,14 +235,96 @@ def exit_status(results: list[CheckResult], out) -> int:
     return EXIT_OK
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the run is so that it unwinds (and ends its workers)."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main() -> None:
+    sys.exit(main_status(sys.argv[1:]))
+
+
+def main_status(argv: Sequence[str]) -> int:
+    """Run `check` as a command: the exit status, whatever happens on the way."""
+    if sys.stdout is None:  # started with its standard output closed (`check ... >&-`)
+        _say("check: error: standard output is closed")
+        return EXIT_OUTPUT
+    signal.signal(signal.SIGTERM, _terminate)
+    stdout = sys.stdout
+    out = sys.stdout = _Output(stdout)  # argparse's --help and usage go through it too
     try:
-        code = run(sys.argv[1:])
-        sys.stdout.flush()
+        code = run(argv, out)
+        out.flush()
+    except SystemExit as exit_:  # argparse: --help, or a usage error (status 2)
+        out.flush()
+        return exit_.code if isinstance(exit_.code, int) else EXIT_INPUT
     except BrokenPipeError:
         # The reader went away (`check ... | head`): stop quietly, as other tools do.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        code = 141  # 128 + SIGPIPE, as the shell reports a command killed by a closed pipe
+        _silence_stdout()
+        return 141  # 128 + SIGPIPE, as the shell reports a command killed by a closed pipe
+    except OutputError as error:
+        _silence_stdout()  # or Python reports the unwritten rest again at exit
+        _say(f"check: error: cannot write the output: {error}")
+        return EXIT_OUTPUT
     except KeyboardInterrupt:
-        code = 130
-    sys.exit(code)
+        return 130
+    except Terminated:
+        return 143  # 128 + SIGTERM
+    except Exception as error:  # a bug: one line and a request, not a traceback
+        return _internal(error)
+    finally:
+        sys.stdout = stdout
+    return code
+
+
+class OutputError(Exception):
+    """Standard output could not be written (a full disk, an I/O error)."""
+
+
+class _Output:
+    """Standard output, whose write errors say they are write errors: an OSError from
+    anywhere else is a bug, and must not be reported as a full disk."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        return self._do(self.stream.write, text)
+
+    def flush(self) -> None:
+        self._do(self.stream.flush)
+
+    def __getattr__(self, name: str):  # encoding, fileno, isatty, ...: the stream's own
+        return getattr(self.stream, name)
+
+    def _do(self, action, *args):
+        try:
+            return action(*args)
+        except BrokenPipeError:
+            raise
+        except OSError as error:
+            raise OutputError(error.strerror or str(error)) from error
+
+
+def _internal(error: BaseException) -> int:
+    if os.environ.get("FLOWCHECK_DEBUG"):
+        traceback.print_exc()
+    name = type(error).__name__
+    _say(f"check: internal error: {name}: {error}".rstrip(": ")[:300])
+    _say("check: this is a bug in flowcheck; please report it with the input and command "
+         "(FLOWCHECK_DEBUG=1 shows the traceback)")
+    return EXIT_INTERNAL
+
+
+def _say(line: str) -> None:
+    """One line on stderr, if there is one to write to."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        print(line, file=sys.stderr, flush=True)
+
+
+def _silence_stdout() -> None:
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.__stdout__.fileno())

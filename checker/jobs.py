@@ -14,9 +14,10 @@ the shipped spec, 0.4 ms against 1.4 ms a check, and 19 KB less to send).
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import os
-from collections.abc import Iterator
+import signal
+import sys
+from collections.abc import Callable, Iterator
 
 from checker.check import CheckOptions, CheckResult, Progress, check
 from checker.front.load import Loaded, load_files
@@ -35,9 +36,12 @@ def run_checks(
     options: CheckOptions,
     jobs: int,
     progress: ProgressLine | None = None,
+    idle: Callable[[], None] | None = None,
 ) -> Iterator[CheckResult]:
     """The result of each (protocol index, arch name) pair, in order (`progress`: a line
-    showing how a long check is going, used when the checks run in this process)."""
+    showing how a long check is going, used when the checks run in this process; `idle`:
+    called every quarter second while waiting for workers, and may raise to end the run,
+    e.g. when nobody reads the output any more)."""
     workers = min(jobs or os.cpu_count() or 1, len(pairs))
     if workers <= 1:
         for index, arch in pairs:
@@ -52,7 +56,7 @@ def run_checks(
             yield result
         return
     # Imported here: multiprocessing takes a while to import, and most runs do without it.
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import ProcessPoolExecutor, wait
 
     global _parent_loaded
     _parent_loaded = (files, loaded)
@@ -60,17 +64,40 @@ def run_checks(
     # about half a millisecond, as much as a small check), still at least 8 chunks a worker.
     chunk = max(1, min(16, len(pairs) // (8 * workers)))
     try:
-        pool = ProcessPoolExecutor(workers, initializer=_load, initargs=(files,))
+        # The files' texts go along: a spawned worker loads them again, and must not read
+        # a pipe (`check /dev/stdin`) that this process has emptied.
+        texts = {path: loaded.sources[path].text for path in files}
+        pool = ProcessPoolExecutor(workers, initializer=_start_worker,
+                                   initargs=(files, texts, os.getpid()))
         try:
-            sent = pool.map(_work, pairs, itertools.repeat(options), chunksize=chunk)
-            for (index, arch), result in zip(pairs, sent, strict=True):
-                yield _attach(loaded, index, arch, result)
-        except BaseException:  # an internal error, Ctrl-C, a closed pipe: stop the others
-            pool.shutdown(wait=True, cancel_futures=True)
+            parts = [pairs[i : i + chunk] for i in range(0, len(pairs), chunk)]
+            futures = [pool.submit(_work, part, options) for part in parts]
+            for part, future in zip(parts, futures, strict=True):
+                while not wait([future], timeout=0.25).done:
+                    if idle is not None:
+                        idle()
+                for (index, arch), sent in zip(part, future.result(), strict=True):
+                    yield _attach(loaded, index, arch, sent)
+        except BaseException:
+            # An internal error, Ctrl-C, SIGTERM (cli.py raises it here), a closed output
+            # pipe (the generator is closed): a running check can take minutes, so the
+            # workers are killed, not waited for.
+            _kill_workers(pool)
             raise
         pool.shutdown(wait=True)
     finally:
         _parent_loaded = None
+
+
+def _kill_workers(pool) -> None:
+    """End every worker of `pool` now and drop the queued checks."""
+    kill = getattr(pool, "kill_workers", None)  # Python 3.14
+    if kill is not None:
+        kill()
+    else:
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.kill()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _check(loaded: Loaded, index: int, arch: str, options: CheckOptions,
@@ -79,33 +106,75 @@ def _check(loaded: Loaded, index: int, arch: str, options: CheckOptions,
     return check(library.protocols[index], library.arches[arch], options, progress)
 
 
-def _load(files: list[str]) -> None:
+def _start_worker(files: list[str], texts: dict[str, str], parent: int) -> None:
+    """A worker's start: its ties to the parent, then its copy of the loaded files."""
+    _die_with(parent)
+    _load(files, texts)
+
+
+def _load(files: list[str], texts: dict[str, str] | None = None) -> None:
     global _worker_loaded
     inherited = _parent_loaded
     if inherited is not None and inherited[0] == files:  # forked: the parent's copy
         _worker_loaded = inherited[1]
     else:
-        _worker_loaded = load_files(files)
+        _worker_loaded = load_files(files, read=texts)
+
+
+def _die_with(parent: int) -> None:
+    """Make this worker end with the parent, whatever ends the parent.
+
+    Ctrl-C reaches every process of the terminal's process group: the parent handles it (it
+    kills its workers), so a worker ignores it rather than print a KeyboardInterrupt of its
+    own. On Linux the kernel also sends SIGKILL when the parent dies (prctl
+    PR_SET_PDEATHSIG), so a parent killed outright leaves no worker searching on."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before prctl: nobody will read our work
+        os._exit(1)
 
 
 class WorkerTraceback(Exception):
     """Where in a worker the exception raised in its place came from."""
 
 
-def _work(pair: tuple[int, str], options: CheckOptions) -> tuple[bool, CheckResult] | tuple:
-    """In a worker: the result stripped of what the parent has (see _attach), and whether
-    it had a program; or the exception the check raised, with its traceback, for the parent
-    to raise in its place (after the results before it, as without workers)."""
+def _work(part: list[tuple[int, str]], options: CheckOptions) -> list[tuple]:
+    """In a worker: for each check of `part`, the result stripped of what the parent has
+    (see _attach) and whether it had a program; or, ending the part, the exception a check
+    raised, with its traceback, for the parent to raise in its place (after the results
+    before it, as without workers)."""
     assert _worker_loaded is not None
-    index, arch = pair
-    try:
-        result = _check(_worker_loaded, index, arch, options)
-    except Exception as error:
-        import traceback
+    sent: list[tuple] = []
+    for index, arch in part:
+        try:
+            result = _check(_worker_loaded, index, arch, options)
+        except Exception as error:
+            sent.append(_sendable(error))
+            break
+        stripped = dataclasses.replace(result, protocol=None, arch=None, program=None)
+        sent.append((result.program is not None, stripped))
+    return sent
 
-        return error, traceback.format_exc()
-    stripped = dataclasses.replace(result, protocol=None, arch=None, program=None)
-    return result.program is not None, stripped
+
+def _sendable(error: Exception) -> tuple[BaseException, str]:
+    """The exception and its traceback, as the parent can receive them: an exception that
+    does not pickle (it holds deep or unpicklable objects) goes as its type name and text."""
+    import pickle
+    import traceback
+
+    text = traceback.format_exc()
+    try:
+        pickle.dumps(error)
+    except Exception:  # pickling can fail in many ways, RecursionError included
+        error = RuntimeError(f"{type(error).__name__}: {error}")
+    return error, text
 
 
 def _attach(loaded: Loaded, index: int, arch: str, sent: tuple) -> CheckResult:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from helpers import REPO
 
 from checker.cli import run
@@ -243,3 +245,85 @@ def test_a_long_check_shows_its_progress_on_a_terminal_and_erases_it() -> None:
     assert seen.endswith(b"\r\x1b[K")  # erased at the end of the check
     piped = subprocess.run(argv, cwd=REPO, capture_output=True)
     assert out == piped.stdout and piped.stderr == b""
+
+
+def _nios2_expects_safe(tmp_path: Path) -> Path:
+    """The shipped spec with its nios2 expectations taken out: nios2 then expects safe."""
+    text = (REPO / "specs/set_bit_to_user.flow").read_text()
+    path = tmp_path / "spec.flow"
+    path.write_text(text.replace("expect stale_read, lost_write on sh4, nios2",
+                                 "expect stale_read, lost_write on sh4"))
+    return path
+
+
+def test_a_finding_made_before_a_limit_is_reported_and_fails_the_run(tmp_path: Path) -> None:
+    # At 100 states the quiescent protocol on nios2 has found a stale read and a lost write
+    # but not finished: the findings are shown with their traces, and they are unexpected.
+    args = [str(_nios2_expects_safe(tmp_path)), "--arch", "nios2", "--max-states", "100"]
+    code, out, _ = status(args)
+    assert code == 1
+    assert ("== set_bit_to_user_quiescent on nios2: lost_write, stale_read, then inconclusive "
+            "(more than 100 states (--max-states))") in out
+    assert "-- stale_read: a shortest execution" in out
+    summary = [" ".join(line.split()) for line in out.splitlines()
+               if line.startswith("set_bit_to_user_quiescent ")]
+    assert summary == ["set_bit_to_user_quiescent nios2 lost_write, stale_read, ? UNEXPECTED "
+                       "(expected safe; then INCONCLUSIVE: more than 100 states (--max-states))"]
+    code, out, _ = status([*args, "--format", "json"])
+    assert code == 1
+    document = json.loads(out)
+    check = next(c for c in document["checks"] if c["protocol"] == "set_bit_to_user_quiescent")
+    assert check["complete"] is False and check["status"] == "unexpected"
+    assert check["found"] == ["lost_write", "stale_read"]
+    assert set(check["traces"]) == {"lost_write", "stale_read"}
+    assert document["summary"]["unexpected"] >= 1
+
+
+def test_expected_findings_before_a_limit_leave_the_check_inconclusive(in_repo: Path) -> None:
+    args = ["specs/set_bit_to_user.flow", "--arch", "nios2", "--max-states", "100",
+            "--format", "json"]
+    code, out, _ = status(args)
+    assert code == 3
+    check = next(c for c in json.loads(out)["checks"]
+                 if c["protocol"] == "set_bit_to_user_quiescent")
+    assert check["status"] == "inconclusive" and check["found"] == ["lost_write", "stale_read"]
+
+
+def test_an_unexpected_exception_is_4_with_one_line_and_no_traceback(monkeypatch, capsys):
+    from checker import cli
+
+    def broken(argv, out=None, err=None):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(cli, "run", broken)
+    monkeypatch.delenv("FLOWCHECK_DEBUG", raising=False)
+    assert cli.main_status(["x.flow"]) == 4
+    err = capsys.readouterr().err
+    assert "check: internal error: KeyError: 'a bug'" in err
+    assert "please report it" in err and "Traceback" not in err
+    monkeypatch.setenv("FLOWCHECK_DEBUG", "1")
+    assert cli.main_status(["x.flow"]) == 4
+    assert "Traceback" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("redirect", ["> /dev/full", ">&-"])
+@pytest.mark.parametrize("args", [["-q"], ["--format", "json"], ["--help"]])
+def test_output_that_cannot_be_written_is_5_with_one_line(redirect, args) -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full")
+    command = " ".join([sys.executable, "-m", "checker", "specs/set_bit_to_user.flow",
+                        "--arch", "x86", *args])
+    proc = subprocess.run(f"{command} {redirect}", shell=True, cwd=REPO, capture_output=True,
+                          text=True)
+    assert proc.returncode == 5, proc.stderr
+    assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr
+    assert len(proc.stderr.splitlines()) == 1
+    assert proc.stderr.startswith("check: error: ")
+
+
+def test_an_absurd_timeout_is_an_input_error() -> None:
+    for value in ("1e308", "1000001"):
+        proc = subprocess.run([sys.executable, "-m", "checker", "specs/set_bit_to_user.flow",
+                               "--timeout", value], cwd=REPO, capture_output=True, text=True)
+        assert proc.returncode == 2
+        assert "argument --timeout:" in proc.stderr and "Traceback" not in proc.stderr

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from strategies import arches, protocols
 
@@ -47,10 +48,11 @@ def _reachable(sem: Semantics, limit: int = 400) -> list:
 
 
 @FAST
+@pytest.mark.parametrize("wide", [False, True], ids=["bytes", "tuples"])
 @given(protocol=protocols(max_words=3), arch=arches(max_levels=2))
-def test_flat_machine_steps_as_the_reference_does(protocol, arch):
+def test_flat_machine_steps_as_the_reference_does(wide, protocol, arch):
     program = lower(protocol, arch)
-    sem, flat = Semantics(program), FlatMachine(program)
+    sem, flat = Semantics(program), FlatMachine(program, wide=wide)
     for state in _reachable(sem):
         packed = flat.encode(state)
         assert flat.decode(packed) == state
@@ -233,3 +235,67 @@ def test_a_race_between_copies_at_two_levels_gives_the_symmetries_up(tmp_path):
     oracle = reference.search(program, 10**6)
     assert sorted(reduced.witnesses) == sorted(oracle.witnesses)
     assert reduced.maintained == oracle.maintained
+
+
+LONG_THREAD = """
+protocol long {
+    page p anon
+    mapping u = user(p)
+    thread kernel {
+        k = kmap(p)
+        write k[0]
+        repeat 260 { read k[0] }
+        kunmap(k)
+        signal done
+    }
+    thread user {
+        read u[0]
+        wait done
+        read u[0]
+    }
+}
+"""
+
+
+@pytest.mark.parametrize("arch", ["arm_v6", "pa8800"])
+def test_a_program_of_more_than_255_nodes_searches_as_the_reference(arch, tmp_path) -> None:
+    # Past 255 nodes a field no longer fits in a byte and states are tuples: a path that
+    # once crashed on its first state (found by the robustness review, issue 9).
+    path = tmp_path / "long.flow"
+    path.write_text(LONG_THREAD)
+    library = load_files([str(path)]).library
+    program = lower(library.protocols[0], library.arches[arch])
+    assert len(program.nodes) > 255 and FlatMachine(program).freeze is tuple
+    reduced = explicit.search(program, 10**6, reduce=True)
+    oracle = reference.search(program, 10**6)
+    assert reduced.complete and oracle.complete
+    assert sorted(reduced.witnesses) == sorted(oracle.witnesses)
+    assert reduced.maintained == oracle.maintained
+
+
+MANY_STARTS = """
+arch wide_vipt extends arm_v6 {
+    cache L1 vipt colours 256 write_back
+}
+protocol two_any {
+    page p file
+    mapping a = user(p) colour any
+    mapping b = user(p) colour any
+    thread t { write a[0] }
+    thread r { read b[0] }
+}
+"""
+
+
+@pytest.mark.parametrize("reduce", [False, True])
+def test_the_state_limit_holds_while_start_states_are_built(reduce, tmp_path) -> None:
+    # 256 x 256 colourings, each with its lines' contents: over half a million start
+    # states without colour symmetry. They once were all built before any limit was looked
+    # at (40 s and 4 GB for a limit of 10 states).
+    path = tmp_path / "starts.flow"
+    path.write_text(MANY_STARTS)
+    library = load_files([str(path)]).library
+    program = lower(library.protocols[0], library.arches["wide_vipt"])
+    outcome = explicit.search(program, 10, reduce=reduce)
+    assert not outcome.complete and outcome.states == 11
+    assert outcome.reason == "more than 10 states (--max-states)"

@@ -99,6 +99,18 @@ def test_a_syntax_error_renders_its_line_without_the_callers_sources(tmp_path):
     assert caret == " " * 22 + "^"  # under the '}'; the quote is indented by four
 
 
+def test_a_load_error_survives_pickling(tmp_path):
+    """As it does coming back from a --jobs worker that loaded the files itself."""
+    import pickle
+
+    path = tmp_path / "bad.flow"
+    path.write_text("protocol p { x }\n", encoding="utf-8")
+    with pytest.raises(FlowError) as caught:
+        load_files([str(path)], builtins=[])
+    copy = pickle.loads(pickle.dumps(caught.value))
+    assert (copy.span, copy.message) == (caught.value.span, caught.value.message)
+
+
 # ---------------------------------------------------------------------------------------------
 # Selecting arches
 

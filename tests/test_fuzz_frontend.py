@@ -1,12 +1,17 @@
 """The front end on generated and broken text: every input ends in a result or a located
 error, never another exception or a hang (bench/fuzz_frontend.py runs the same strategies on
-many more inputs; this is the fast profile)."""
+many more inputs; this is the fast profile). The hand-made hostile inputs of
+bench/fuzz_frontend.py run here too: each once, and 2,000 of them mutated in a subprocess
+under a memory limit and a per-input alarm."""
 
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from flowtext import arch_text, protocol_text
 from hypothesis import HealthCheck, given, settings
 from strategies import arches, protocols
@@ -15,6 +20,10 @@ from text_strategies import flow_texts, front_end, garbage, mutated_texts, token
 from checker.front import model
 from checker.front.load import load_files
 from checker.front.source import Span
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+import fuzz_frontend  # noqa: E402  (bench/, put on the path just above)
 
 FAST = settings(max_examples=40, deadline=5_000, derandomize=True,
                 suppress_health_check=list(HealthCheck))
@@ -89,3 +98,21 @@ def test_empty_file_and_directory(tmp_path: Path) -> None:
         assert "is a directory" in error.render()
     else:
         raise AssertionError("a directory loaded")
+
+
+@pytest.mark.parametrize(
+    "name, data", fuzz_frontend.hostile_cases(scale=2_000), ids=lambda value: str(value)[:40]
+)
+def test_hostile_case_gives_a_result_or_a_located_error(tmp_path: Path, name, data) -> None:
+    assert front_end(tmp_path / "h.flow", data) in ("ok", "error"), name
+
+
+def test_hostile_mutants_under_a_memory_limit() -> None:
+    """2,000 mutants of the hand-made cases, in a process limited to 1 GB of address space,
+    each input under a 5 s alarm (a few seconds in all)."""
+    argv = [sys.executable, str(REPO / "bench" / "fuzz_frontend.py"), "--hostile-only",
+            "--count", "2000", "--scale", "300", "--memory-mb", "1024", "--deadline", "5",
+            "--no-write"]
+    proc = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "| hand-made hostile input, then mutated | 2,000 |" in proc.stdout

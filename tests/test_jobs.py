@@ -3,10 +3,14 @@ parent puts back together are the results of a run without workers."""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
 import pickle
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -52,7 +56,7 @@ def test_a_worker_sends_no_protocol_arch_or_program(in_repo: Path, monkeypatch) 
     jobs._load([SPEC])  # as a spawned worker does: it loads the files itself
     loaded = load_files([SPEC])
     for index, arch in pairs_of(loaded):
-        sent = jobs._work((index, arch), CheckOptions())
+        [sent] = jobs._work([(index, arch)], CheckOptions())
         had_program, stripped = sent
         assert stripped.protocol is None and stripped.arch is None and stripped.program is None
         whole = check(loaded.library.protocols[index], loaded.library.arches[arch])
@@ -101,6 +105,15 @@ def test_same_output_with_spawned_workers(tmp_path: Path) -> None:
         outputs.append(proc.stdout)
     assert outputs[0] == outputs[1]
     assert "== set_bit_to_user on arm_v6: stale_read" in outputs[0]
+    # The input on a pipe: spawned workers get its text from the run, not from the pipe
+    # (read again, it was empty: IndexError in every worker).
+    spec = (REPO / SPEC).read_text()
+    proc = subprocess.run([sys.executable, "-c", script, "/dev/stdin", *argv[1:], "--jobs",
+                           "2"], cwd=REPO, input=spec, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    summary = [line for line in outputs[0].splitlines() if line.startswith("set_bit")]
+    assert len(summary) == 8
+    assert [line for line in proc.stdout.splitlines() if line.startswith("set_bit")] == summary
 
 
 @pytest.mark.skipif(multiprocessing.get_start_method() != "fork",
@@ -123,3 +136,120 @@ def test_an_error_in_a_worker_comes_after_the_results_before_it(in_repo, monkeyp
     assert len(got) == 7  # every result before the failing check, none after
     assert isinstance(raised.value.__cause__, jobs.WorkerTraceback)
     assert "failing_check" in str(raised.value.__cause__)
+
+
+# -- ending a run with workers: signals and a closed pipe -------------------------------------
+# bench/review.flow on pa8800 and parisc searches for minutes: long enough that a worker is
+# surely busy when the signal comes, and no test waits for it to finish.
+LONG = ["-m", "checker", "bench/review.flow", "--arch", "pa8800,parisc,arc700", "--jobs", "2"]
+
+
+def _start(args: list[str], **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, *args], cwd=REPO, start_new_session=True,
+                            stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def _workers_of(pid: int) -> list[int]:
+    """The pids of the children of `pid` (its workers), once they have started."""
+    for _ in range(200):
+        try:
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            children = []
+        if len(children) >= 2:
+            return [int(c) for c in children]
+        time.sleep(0.05)
+    raise AssertionError("the workers did not start")
+
+
+def _gone(pids: list[int], within: float = 10.0) -> bool:
+    end = time.monotonic() + within
+    while time.monotonic() < end:
+        if not any(Path(f"/proc/{p}").exists() and "zombie" not in _state(p) for p in pids):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split("\n")[0]
+    except (OSError, IndexError):
+        return "zombie"  # gone meanwhile
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_to_the_run_ends_its_workers_promptly(signum, status) -> None:
+    proc = _start(LONG, stdout=subprocess.DEVNULL)
+    try:
+        workers = _workers_of(proc.pid)
+        time.sleep(0.5)  # both busy with a long check
+        proc.send_signal(signum)
+        assert proc.wait(timeout=10) == status
+        assert _gone(workers)
+        assert "Traceback" not in proc.stderr.read()
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL) if proc.poll() is None else None
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_ctrl_c_to_the_whole_group_ends_the_run_without_tracebacks() -> None:
+    proc = _start(LONG, stdout=subprocess.DEVNULL)
+    try:
+        workers = _workers_of(proc.pid)
+        time.sleep(0.5)
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+        assert proc.wait(timeout=10) == 130
+        assert _gone(workers)
+        assert "Traceback" not in proc.stderr.read()
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL) if proc.poll() is None else None
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_workers_die_with_a_parent_killed_outright() -> None:
+    proc = _start(LONG, stdout=subprocess.DEVNULL)
+    try:
+        workers = _workers_of(proc.pid)
+        proc.kill()  # SIGKILL: no handler runs in the parent
+        proc.wait(timeout=10)
+        assert _gone(workers)
+    finally:
+        for pid in workers if "workers" in locals() else []:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_a_closed_pipe_ends_a_run_with_workers_promptly() -> None:
+    # `check ... --jobs 2 | head -1`: x86's result comes at once, the others take minutes;
+    # once the reader is gone the run stops (141) instead of waiting for them.
+    args = LONG[:3] + ["--arch", "x86,pa8800,parisc", "--jobs", "2"]
+    proc = _start(args, stdout=subprocess.PIPE)
+    try:
+        workers = _workers_of(proc.pid)
+        assert proc.stdout.readline()
+        proc.stdout.close()
+        assert proc.wait(timeout=10) == 141
+        assert _gone(workers)
+        assert "Traceback" not in proc.stderr.read()
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL) if proc.poll() is None else None
+
+
+def test_deeply_nested_protocols_come_back_from_workers(tmp_path: Path) -> None:
+    # 200 nested `either` once broke the pickling of results between processes; the front
+    # end now refuses more than 64 levels (docs/language.md), so 60 is as deep as it gets.
+    body = "write k[0]"
+    for _ in range(60):
+        body = f"either {{ {body} }} or {{ read u[0] }}"
+    path = tmp_path / "nested.flow"
+    path.write_text("protocol nested {\n page p anon\n mapping u = user(p)\n"
+                    f" thread t {{\n  k = kmap(p)\n  {body}\n  kunmap(k)\n }}\n"
+                    " thread r { read u[0] }\n}\n")
+    loaded = load_files([str(path)])
+    pairs = [(0, "x86"), (0, "arm_v6"), (0, "parisc")]
+    serial = list(jobs.run_checks(loaded, [str(path)], pairs, CheckOptions(), 1))
+    parallel = list(jobs.run_checks(loaded, [str(path)], pairs, CheckOptions(), 2))
+    assert parallel == serial

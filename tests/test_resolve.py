@@ -520,13 +520,16 @@ def test_duplicate_protocols():
     assert error.span == Span("t.flow", 2, 10)
 
 
-@pytest.mark.parametrize("depth", [50, 250, 1000])
-def test_deep_nesting_loads_or_is_an_input_error(depth):
-    body = "either { " * depth + " } or { }" * depth
-    try:
+@pytest.mark.parametrize("depth", [50, 64, 65, 250, 1000])
+def test_deep_nesting_loads_or_is_a_located_input_error(depth):
+    """Up to 64 levels load; deeper is an error at the first statement too deep."""
+    body = "either { " * depth + "signal e" + " } or { }" * depth
+    if depth <= 64:
         check_all(load(protocol(body)))
-    except FlowError as error:
-        assert error.message.endswith("input nested too deeply")
+        return
+    error = error_of(protocol(body))
+    assert error.message.startswith("input nested too deeply: more than 64 levels")
+    assert error.span is not None and error.span.line == 6
 
 
 def test_alias_set_of_the_page_behind_a_mapping():

@@ -6,8 +6,13 @@ The front end in three calls: `load_files` (text -> model.Library), `select_arch
 
 from __future__ import annotations
 
+import gc
+import os
+import select
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from checker.errors import FlowError
@@ -21,6 +26,15 @@ from checker.machine.lower import lower
 
 if TYPE_CHECKING:
     from checker.front import syntax as st
+
+# One input file is at most 1 MiB: 30 times the largest .flow file shipped (tests/arches/),
+# and small enough that the front end's cost, linear in the size, stays bounded: about 10 s
+# and 0.5 GB for a MiB of the densest input (short statements such as `f(p)`), well under a
+# second for a MiB of blank lines or one long string. docs/language.md, section 6.
+MAX_FILE_BYTES = 1 << 20
+# How long a pipe or FIFO may give nothing before it is an error (a FIFO with no writer).
+PIPE_WAIT_SECONDS = 10.0
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # 0 where there is no such flag (Windows: no FIFOs)
 
 
 @dataclass(frozen=True)
@@ -40,10 +54,15 @@ class LoadError(FlowError):
     def render(self, sources: dict[str, SourceText] | None = None) -> str:
         return super().render({**self.sources, **(sources or {})})
 
+    def __reduce__(self):  # sent back from a --jobs worker: the same error, texts left behind
+        return (FlowError, (self.span, self.message, self.notes))
 
-def load_files(paths: list[str], builtins: list[tuple[str, str]] | None = None) -> Loaded:
+
+def load_files(paths: list[str], builtins: list[tuple[str, str]] | None = None,
+               read: dict[str, str] | None = None) -> Loaded:
     """Parse and resolve the built-in arch files (or `builtins`: (display path, text) pairs)
-    and the files at `paths` (shown as given).
+    and the files at `paths` (shown as given; `read` has the texts of those already read: a
+    --jobs worker gets them from the run, since a pipe cannot be read twice).
 
     With the built-in files, the cache on disk (cache.py) answers when the same texts under
     the same paths were loaded before; otherwise it saves parsing the built-in files. Only
@@ -51,7 +70,8 @@ def load_files(paths: list[str], builtins: list[tuple[str, str]] | None = None) 
     texts = builtin_arch_files() if builtins is None else builtins
     sources = {path: SourceText(path, text) for path, text in texts}
     for path in dict.fromkeys(paths):  # a file given twice is read once
-        sources[path] = _read(path)
+        known = (read or {}).get(path)
+        sources[path] = _read(path) if known is None else SourceText(path, known)
     shadowed = set(paths) & {path for path, _ in texts}  # a given file named like a built-in
     cached = builtins is None and not shadowed
     entry = None
@@ -66,14 +86,29 @@ def load_files(paths: list[str], builtins: list[tuple[str, str]] | None = None) 
     from checker.front.resolve import resolve
 
     try:
-        trees = _builtin_trees(texts) if cached else {}
-        files = [trees.get(path) or parse(source) for path, source in sources.items()]
-        library = resolve(files)
+        with _no_cycle_collection():
+            trees = _builtin_trees(texts) if cached else {}
+            files = [trees.get(path) or parse(source) for path, source in sources.items()]
+            library = resolve(files)
     except FlowError as error:
         raise LoadError(error, sources) from None
     if entry is not None:
         entry.store(library)
     return Loaded(library, sources)
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Parsing a large file allocates millions of small objects and frees none of them
+    until it is done: the cycle collector would walk them again and again for nothing (40%
+    of the time on a 1 MiB file). The trees hold no cycles to collect."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _builtin_trees(texts: list[tuple[str, str]]) -> dict[str, st.File]:
@@ -91,8 +126,21 @@ def _builtin_trees(texts: list[tuple[str, str]]) -> dict[str, st.File]:
 
 
 def _read(path: str) -> SourceText:
+    data = _read_bytes(path)
     try:
-        data = Path(path).read_bytes()
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise _not_utf8(path, data, error.start) from None
+    return SourceText(path, text.removeprefix("\ufeff"))
+
+
+def _read_bytes(path: str) -> bytes:
+    """The bytes of the file at `path`, at most MAX_FILE_BYTES of them. A pipe or FIFO
+    (`check /dev/stdin`, `check <(...)`) is read once, like a file; a device is read up to the
+    limit, so /dev/zero is an error, not a machine out of memory."""
+    try:
+        # O_NONBLOCK: opening a FIFO that no program writes would otherwise wait forever.
+        fd = os.open(path, os.O_RDONLY | _NONBLOCK)
     except FileNotFoundError:
         raise FlowError(None, f"cannot read '{path}': no such file") from None
     except IsADirectoryError:
@@ -102,15 +150,61 @@ def _read(path: str) -> SourceText:
     except OSError as error:
         raise FlowError(None, f"cannot read '{path}': {error.strerror or error}") from None
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        before = data[: error.start]
-        line = before.count(b"\n") + 1
-        col = len(before) - (before.rfind(b"\n") + 1) + 1
-        bad = data[error.start]
-        message = f"not UTF-8 text: byte 0x{bad:02x} cannot be decoded"
-        raise FlowError(Span(path, line, col), message) from None
-    return SourceText(path, text.removeprefix("\ufeff"))
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise FlowError(None, f"cannot read '{path}': is a directory")
+        waits = stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+        if _NONBLOCK and not waits:
+            os.set_blocking(fd, True)  # a terminal read as /dev/stdin waits for its user
+        return _read_capped(fd, path, waits)
+    except OSError as error:
+        raise FlowError(None, f"cannot read '{path}': {error.strerror or error}") from None
+    finally:
+        os.close(fd)
+
+
+def _read_capped(fd: int, path: str, waits: bool) -> bytes:
+    """Read `fd` to its end, refusing more than MAX_FILE_BYTES. With `waits` (a pipe, still
+    non-blocking), wait at most PIPE_WAIT_SECONDS for each piece, so that a FIFO with no
+    writer is an error rather than a hang."""
+    poller = None
+    if waits:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+    chunks: list[bytes] = []
+    size = 0
+    while size <= MAX_FILE_BYTES:
+        if poller is not None and not poller.poll(int(PIPE_WAIT_SECONDS * 1000)):
+            raise FlowError(
+                None,
+                f"cannot read '{path}': nothing came through it for {PIPE_WAIT_SECONDS:g} s "
+                "(a FIFO that no program writes to?)",
+            )
+        try:
+            chunk = os.read(fd, min(1 << 16, MAX_FILE_BYTES + 1 - size))
+        except BlockingIOError:  # woken for nothing: wait again
+            continue
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        size += len(chunk)
+    raise FlowError(
+        None,
+        f"cannot read '{path}': larger than {MAX_FILE_BYTES:,} bytes, the limit for one input file",
+    )
+
+
+def _not_utf8(path: str, data: bytes, start: int) -> FlowError:
+    """The error for the first byte that is not UTF-8, at its line and column (a column
+    counts characters, as the parser's do: the bytes before it on its line are valid)."""
+    line_start = data.rfind(b"\n", 0, start) + 1
+    line = data.count(b"\n", 0, start) + 1
+    before = data[line_start:start].decode("utf-8")
+    if line_start == 0:
+        before = before.removeprefix("\ufeff")  # dropped from the text the parser sees
+    col = len(before) + 1
+    message = f"not UTF-8 text: byte 0x{data[start]:02x} cannot be decoded"
+    return FlowError(Span(path, line, col), message)
 
 
 def select_arches(library: model.Library, option: str | None) -> list[str]:
@@ -139,4 +233,10 @@ def check_protocol_on_arch(
         check_protocol_size(protocol, arch)
         check_program_size(protocol, lower(protocol, arch))
     except RecursionError:
-        raise FlowError(protocol.span, "input nested too deeply") from None
+        # Each body nests at most 64 levels and calls at most 32 (docs/language.md, section
+        # 6), but calls through deeply nested bodies all the way down multiply the two.
+        message = (
+            "input nested too deeply: the calls this protocol makes run through bodies "
+            "nested too deeply, one inside the other, to be checked"
+        )
+        raise FlowError(protocol.span, message) from None

@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import re
 from functools import cache
 
 import lark
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer_NonRecursive, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
 from checker.errors import FlowError
 from checker.front import cache as disk_cache
 from checker.front import syntax as st
 from checker.front import syntax_errors
+from checker.front.nesting import MAX_NESTING, check_nesting, too_deep
 from checker.front.resources import grammar_text
 from checker.front.source import SourceText, Span
 
@@ -30,15 +32,15 @@ def parse(source: SourceText) -> st.File:
     except RecursionError:
         raise _too_deep(source) from None
     try:
-        return _Builder(source.path).transform(tree)
+        # Non-recursive: the tree of a 1 MiB file may be 250,000 blocks deep; the depth is
+        # judged on what this builds (check_nesting), where an error can say where.
+        file = _Builder(source.path).transform(tree)
     except VisitError as error:
         if isinstance(error.orig_exc, FlowError):
             raise error.orig_exc from None
-        if isinstance(error.orig_exc, RecursionError):
-            raise _too_deep(source) from None
         raise
-    except RecursionError:
-        raise _too_deep(source) from None
+    check_nesting(file)
+    return file
 
 
 @cache
@@ -62,6 +64,7 @@ def _lark() -> Lark:
 
 
 def _too_deep(source: SourceText) -> FlowError:
+    """The LALR parser and the tree builder are not recursive: this is a fallback only."""
     return FlowError(None, f"'{source.path}': input nested too deeply")
 
 
@@ -92,7 +95,10 @@ class _Extends:
 
 
 _RETURNS_MAPPING = "-> mapping"
-_MAX_DIGITS = 18  # every count the language takes is far smaller
+# Every number (counts, sizes, word indexes, colours, costs) has at most 18 digits: every
+# count the language takes is far smaller, and int() of a longer one costs time quadratic in
+# its length (Python refuses over 4,300 digits). docs/language.md, section 1.
+MAX_DIGITS = 18
 
 
 def _rule_names(names: str) -> frozenset[str]:
@@ -110,7 +116,7 @@ _KEYWORD_CHOICES = _rule_names(
 
 
 @v_args(meta=True)
-class _Builder(Transformer):
+class _Builder(Transformer_NonRecursive):
     """A method per grammar rule (the simplest ones share __default__), each returning the
     matching syntax node."""
 
@@ -130,9 +136,17 @@ class _Builder(Transformer):
         return st.Name(str(token), self._at(token))
 
     def _number(self, token: Token) -> st.Number:
-        if len(token) > _MAX_DIGITS:
-            raise FlowError(self._at(token), f"number too large: {token[:12]}...")
-        return st.Number(int(token), self._at(token))
+        return st.Number(self._int(token), self._at(token))
+
+    def _int(self, token: Token) -> int:
+        """The value of an INT token; the one place the parser converts digits."""
+        if len(token) > MAX_DIGITS:
+            raise FlowError(
+                self._at(token),
+                f"number too large: {token[:12]}... has {len(token):,} digits; "
+                f"numbers have at most {MAX_DIGITS}",
+            )
+        return int(token)
 
     def _word(self, token: Token) -> st.Word:
         return st.Word(str(token), self._at(token))
@@ -248,18 +262,24 @@ class _Builder(Transformer):
 
     def block(self, meta, children) -> tuple[st.Stmt, ...]:
         stmts: list[st.Stmt] = []
+        # The `or` lines after the either at each index, joined to it at the end: one at a
+        # time, 100,000 `or { }` lines would copy the branches 100,000 times.
+        or_lines: dict[int, list[tuple[st.Stmt, ...]]] = {}
         for item in children:
             if isinstance(item, _ElseClause):
                 if not stmts:
                     raise FlowError(item.span, "'else' without an 'if' just before it")
                 stmts[-1] = _attach_else(stmts[-1], item)
             elif isinstance(item, _OrClause):
-                last = stmts[-1] if stmts else None
-                if not isinstance(last, st.EitherStmt):
+                if not (stmts and isinstance(stmts[-1], st.EitherStmt)):
                     raise FlowError(item.span, "'or' without an 'either' just before it")
-                stmts[-1] = dataclasses.replace(last, branches=(*last.branches, item.body))
+                or_lines.setdefault(len(stmts) - 1, []).append(item.body)
             else:
                 stmts.append(item)
+        for index, bodies in or_lines.items():
+            either = stmts[index]
+            assert isinstance(either, st.EitherStmt)
+            stmts[index] = dataclasses.replace(either, branches=(*either.branches, *bodies))
         for stmt in stmts:
             if isinstance(stmt, st.EitherStmt) and len(stmt.branches) < 2:
                 raise FlowError(stmt.span, "'either' needs at least two branches: add 'or { }'")
@@ -330,7 +350,7 @@ class _Builder(Transformer):
 
     def colour(self, meta, children) -> st.Colour:
         token = children[0]
-        value: int | str = int(token) if token.type == "INT" else str(token)
+        value: int | str = self._int(token) if token.type == "INT" else str(token)
         return st.Colour(value, self._at(token))
 
     def unmap(self, meta, children) -> st.UnmapStmt:
@@ -380,25 +400,32 @@ class _Builder(Transformer):
 
 
 def _attach_else(previous: st.Stmt, clause: _ElseClause) -> st.Stmt:
-    """The `if` before an `else` line, with the else attached at the end of its else-if chain."""
+    """The `if` before an `else` line, with the else attached at the end of its else-if chain.
+    A loop, not a recursion, that stops at the nesting limit: each `else if` nests one level
+    deeper, and walking a chain of thousands of `else if` lines for each would be quadratic."""
     if not isinstance(previous, st.IfStmt):
         raise FlowError(clause.span, "'else' without an 'if' just before it")
-    if not previous.has_else:
-        return dataclasses.replace(previous, orelse=clause.body, has_else=True)
-    chained = previous.orelse
-    if len(chained) == 1 and isinstance(chained[0], st.IfStmt):
-        return dataclasses.replace(previous, orelse=(_attach_else(chained[0], clause),))
-    raise FlowError(clause.span, "this 'if' already has an 'else'")
+    chain = [previous]  # the ifs of the chain, outermost first
+    while chain[-1].has_else:
+        chained = chain[-1].orelse
+        if not (len(chained) == 1 and isinstance(chained[0], st.IfStmt)):
+            raise FlowError(clause.span, "this 'if' already has an 'else'")
+        if len(chain) > MAX_NESTING:
+            raise too_deep(clause.span)
+        chain.append(chained[0])
+    attached: st.IfStmt = dataclasses.replace(chain.pop(), orelse=clause.body, has_else=True)
+    while chain:
+        attached = dataclasses.replace(chain.pop(), orelse=(attached,))
+    return attached
+
+
+_ESCAPE = re.compile(r"\\(.)")
 
 
 def _unquote(text: str) -> str:
-    """The contents of a "..." string: `\\"` and `\\\\` stand for `"` and `\\`."""
-    body = text[1:-1]
-    out: list[str] = []
-    chars = iter(body)
-    for char in chars:
-        out.append(next(chars, "") if char == "\\" else char)
-    return "".join(out)
+    """The contents of a "..." string: `\\"` and `\\\\` stand for `"` and `\\` (a backslash
+    keeps the character after it). One regex pass: a string may be a MiB long."""
+    return _ESCAPE.sub(r"\1", text[1:-1])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -408,7 +435,8 @@ def _unquote(text: str) -> str:
 def _syntax_error(error: UnexpectedInput, source: SourceText) -> FlowError:
     if isinstance(error, UnexpectedCharacters):
         span = Span(source.path, error.line, error.column)
-        return syntax_errors.bad_character(span, source.text[error.pos_in_stream :])
+        at = error.pos_in_stream
+        return syntax_errors.bad_character(span, source.text[at : at + 2])
     assert isinstance(error, UnexpectedToken)
     expected = _expected_terminals(error)
     literals = _literals()
@@ -441,6 +469,8 @@ def _literals() -> dict[str, str]:
 
 
 def _end_of(source: SourceText) -> Span:
-    """Just after the last character that is not white space, where the quote is useful."""
-    lines = source.text.rstrip().split("\n")
-    return Span(source.path, len(lines), len(lines[-1]) + 1)
+    """Just after the last character that is not white space, where the quote is useful.
+    Lines are counted as lark counts them (only `\\n` ends one), without splitting the text."""
+    text = source.text.rstrip()
+    line_start = text.rfind("\n") + 1
+    return Span(source.path, text.count("\n") + 1, len(text) - line_start + 1)

@@ -8,6 +8,8 @@ checked late, per arch, by resolve_calls.py.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from checker.errors import FlowError
 from checker.front import model
 from checker.front import syntax as st
@@ -17,14 +19,11 @@ from checker.front.source import Span
 
 
 def resolve(files: list[st.File]) -> model.Library:
-    """Resolve files parsed from the built-in library and the user's input, in that order."""
-    try:
-        return _resolve(files)
-    except RecursionError:
-        raise FlowError(None, "input nested too deeply") from None
+    """Resolve files parsed from the built-in library and the user's input, in that order.
 
-
-def _resolve(files: list[st.File]) -> model.Library:
+    Nothing here recurses deeper than the input nests, and parse() has limited that
+    (nesting.py); should Python's stack still run out, the error is at the block being
+    resolved (resolve_arch.py does the same for arches)."""
     arch_blocks = [b for f in files for b in f.blocks if isinstance(b, st.ArchBlock)]
     protocol_blocks = [b for f in files for b in f.blocks if isinstance(b, st.ProtocolBlock)]
     arches = resolve_arches(arch_blocks)
@@ -36,6 +35,13 @@ def _resolve(files: list[st.File]) -> model.Library:
                 name.span, f"protocol '{name.text}' is already defined at {seen[name.text]}"
             )
         seen[name.text] = name.span
-    protocols = tuple(resolve_protocol(block, arches.keys()) for block in protocol_blocks)
+    protocols = tuple(_resolve_protocol(block, arches.keys()) for block in protocol_blocks)
     user_arches = tuple(name for name, arch in arches.items() if not arch.builtin)
     return model.Library(arches, protocols, user_arches)
+
+
+def _resolve_protocol(block: st.ProtocolBlock, arches: Collection[str]) -> model.Protocol:
+    try:
+        return resolve_protocol(block, arches)
+    except RecursionError:
+        raise FlowError(block.name.span, "input nested too deeply") from None

@@ -13,6 +13,7 @@ from checker.front.source import Span
 BUILTIN_PREFIX = "<builtin>/"
 HOOKS = ("user_map", "user_unmap")
 _STATEMENT_NAMES = ("mmap", "munmap")  # fn names these would hide
+_SHOWN_OF_A_CYCLE = 5  # arches named at each end of a long `extends` cycle
 
 
 def resolve_arches(blocks: list[st.ArchBlock]) -> dict[str, model.Arch]:
@@ -28,32 +29,44 @@ def resolve_arches(blocks: list[st.ArchBlock]) -> dict[str, model.Arch]:
         by_name[name.text] = block
     done: dict[str, model.Arch] = {}
     for block in blocks:
-        _resolve(block, by_name, done, ())
+        _resolve(block, by_name, done)
     return {block.name.text: done[block.name.text] for block in blocks}
 
 
 def _resolve(
-    block: st.ArchBlock,
-    by_name: dict[str, st.ArchBlock],
-    done: dict[str, model.Arch],
-    chain: tuple[st.ArchBlock, ...],
+    block: st.ArchBlock, by_name: dict[str, st.ArchBlock], done: dict[str, model.Arch]
 ) -> model.Arch:
-    name = block.name.text
-    if name in done:
-        return done[name]
-    parent: model.Arch | None = None
-    if block.parent is not None:
-        parent_name = block.parent.text
+    """`block` with its ancestors built first. A loop up the `extends` chain, then down it:
+    a chain may be thousands of arches long, too deep for a recursion, and the cycle test
+    looks each name up in a dict so that a long chain costs linear time."""
+    if block.name.text in done:
+        return done[block.name.text]
+    chain = [block]  # from `block` up to the first arch already built, or the root
+    on_chain = {block.name.text}
+    while chain[-1].parent is not None and chain[-1].parent.text not in done:
+        child, parent_name = chain[-1], chain[-1].parent.text
         if parent_name not in by_name:
             raise FlowError(
-                block.parent.span,
+                child.parent.span,
                 f"unknown arch '{parent_name}' in extends{suggest(parent_name, set(by_name))}",
             )
-        if parent_name == name or any(b.name.text == parent_name for b in chain):
-            raise _cycle(block, chain, parent_name)
-        parent = _resolve(by_name[parent_name], by_name, done, (*chain, block))
-    done[name] = _build(block, parent)
-    return done[name]
+        if parent_name in on_chain:
+            raise _cycle(child, tuple(chain[:-1]), parent_name)
+        on_chain.add(parent_name)
+        chain.append(by_name[parent_name])
+    for current in reversed(chain):
+        parent = done[current.parent.text] if current.parent is not None else None
+        done[current.name.text] = _build_located(current, parent)
+    return done[block.name.text]
+
+
+def _build_located(block: st.ArchBlock, parent: model.Arch | None) -> model.Arch:
+    """_build, with a recursion too deep for Python reported at the arch (parse() limits the
+    nesting of bodies, so this is a fallback)."""
+    try:
+        return _build(block, parent)
+    except RecursionError:
+        raise FlowError(block.name.span, "input nested too deeply") from None
 
 
 def _cycle(block: st.ArchBlock, chain: tuple[st.ArchBlock, ...], parent: str) -> FlowError:
@@ -67,8 +80,16 @@ def _cycle(block: st.ArchBlock, chain: tuple[st.ArchBlock, ...], parent: str) ->
     assert first.extends_span is not None
     if len(loop) == 2:
         return FlowError(first.extends_span, f"arch '{loop[0]}' extends itself")
+    through = loop[1:]
+    if len(through) > 2 * _SHOWN_OF_A_CYCLE:  # one line, however long the cycle
+        skipped = len(through) - 2 * _SHOWN_OF_A_CYCLE
+        through = [
+            *through[:_SHOWN_OF_A_CYCLE],
+            f"({skipped:,} more)",
+            *through[-_SHOWN_OF_A_CYCLE:],
+        ]
     return FlowError(
-        first.extends_span, f"arch '{loop[0]}' extends itself through {' -> '.join(loop[1:])}"
+        first.extends_span, f"arch '{loop[0]}' extends itself through {' -> '.join(through)}"
     )
 
 

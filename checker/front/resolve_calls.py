@@ -16,6 +16,7 @@ from checker.front import model
 from checker.front.resolve_arch import signature
 from checker.front.resolve_body import copy_mismatch, index_error, suggest
 from checker.front.source import Span
+from checker.machine.lower import MAX_INLINE_DEPTH
 
 Pages = frozenset[str]  # the protocol pages a mapping name may be on
 
@@ -178,7 +179,55 @@ class _Checker:
             raise self.error(
                 call.span, f"recursive call: {' -> '.join((*loop, call.function))}", frame
             )
+        if len(frame.path) >= MAX_INLINE_DEPTH:
+            loop = self.cycle_from(frame.path, call.function)
+            if loop:  # a recursion longer than the limit is still a recursion
+                raise self.error(call.span, f"recursive call: {' -> '.join(loop)}", frame)
+            raise self.error(call.span, calls_too_deep(frame.path, call.function), frame)
         return function
+
+    def cycle_from(self, path: tuple[str, ...], callee: str) -> tuple[str, ...]:
+        """A loop of calls (and hooks) that calling `callee` after `path` reaches, as the walk
+        would report it; () when there is none. A depth-first search of the call graph, for
+        the depth limit only: the walk finds every shorter loop by itself."""
+        stack = [*path, callee]
+        on_stack = set(stack)
+        done: set[str] = set()  # explored to the end without a loop
+        pending = [iter(self.callees(callee))]
+        while pending:
+            for name in pending[-1]:
+                if name in on_stack:
+                    return (*stack[stack.index(name) :], name)
+                if name not in done:
+                    stack.append(name)
+                    on_stack.add(name)
+                    pending.append(iter(self.callees(name)))
+                    break
+            else:  # every call of the function on top explored
+                pending.pop()
+                finished = stack.pop()
+                on_stack.discard(finished)
+                done.add(finished)
+        return ()
+
+    def callees(self, name: str) -> list[str]:
+        """The functions and hooks (as `on user_map`) the body of `name` calls on this arch."""
+        if name.startswith("on "):
+            function = self.arch.hooks.get(name.removeprefix("on "))
+        else:
+            function = self.arch.functions.get(name)
+        if function is None:
+            return []
+        names = []
+        for s in _walk(function.body):
+            value = s.value if isinstance(s, model.Return) else s
+            if isinstance(value, model.Call):
+                names.append(value.function)
+            elif isinstance(s, model.Mmap | model.Munmap):
+                hook = "user_map" if isinstance(s, model.Mmap) else "user_unmap"
+                if hook in self.arch.hooks:
+                    names.append(f"on {hook}")
+        return names
 
     def call(self, call: model.Call, frame: _Frame) -> Pages:
         """Check a call and walk the body it runs; the pages its result may be on."""
@@ -240,6 +289,15 @@ class _Checker:
             if wait.event not in self.signals:
                 message = f"unknown event '{wait.event}': nothing signals it"
                 raise self.error(wait.span, message, frame)
+
+
+def calls_too_deep(path: tuple[str, ...], function: str) -> str:
+    """Lowering inlines every call, and refuses to nest more than MAX_INLINE_DEPTH
+    (checker/machine/lower.py): said here first, with how the protocol got there."""
+    return (
+        f"calls nested too deeply: {' -> '.join((*path, function))} would be "
+        f"{len(path) + 1} calls deep; the limit is {MAX_INLINE_DEPTH} nested calls"
+    )
 
 
 def _walk(stmts: tuple[model.Statement, ...]):

@@ -24,6 +24,8 @@ from checker.machine.program import (
     ThreadCode,
 )
 
+# Calls nest at most this deep (calls inside calls, hooks included): far above the kernel's
+# few levels. Recursion is refused whatever the depth; docs/language.md, section 6.
 MAX_INLINE_DEPTH = 32
 
 
@@ -169,7 +171,10 @@ class _Builder:
             raise FlowError(s.span, f"unknown function '{s.function}' on arch '{self.arch.name}'")
         if s.function in f.call_path or f.depth >= MAX_INLINE_DEPTH:
             path = " -> ".join((*f.call_path, s.function))
-            raise FlowError(s.span, f"recursive call: {path}")
+            if s.function in f.call_path:
+                raise FlowError(s.span, f"recursive call: {path}")
+            raise FlowError(s.span, f"calls nested too deeply: {path} passes the limit of "
+                                    f"{MAX_INLINE_DEPTH} nested calls")
         if s.result is not None:
             result = f.reg(s.result)
         elif result < 0 and function.returns_mapping:

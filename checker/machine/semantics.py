@@ -6,6 +6,7 @@ Z3 engine finds is replayed through it before it is printed.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from checker.machine.program import END, LCond, Node, Program
@@ -122,6 +123,11 @@ class Semantics:
         """Every start state: each colour of each `colour any` mapping (or only the handle
         colourings given), and each content (absent, clean, dirty on write-back levels) of
         every line its alias reaches."""
+        return list(dict.fromkeys(self.each_initial_state(colourings)))
+
+    def each_initial_state(self, colourings=None) -> Iterator[State]:
+        """initial_states one at a time, maybe with repeats: the explicit search looks at
+        its limits while they come (there can be millions)."""
         p, lay = self.program, self.layout
         n_threads = len(p.threads)
         zero = (0,) * self.words
@@ -145,7 +151,6 @@ class Semantics:
             lock_views=(zero,) * len(p.locks),
             counter=0,
         )
-        states: list[State] = []
         for colours in colourings:
             coloured = replace(base, hcol=tuple(colours))
             slots = sorted(self._declared_slots(coloured))
@@ -160,8 +165,7 @@ class Semantics:
                 for slot, line in zip(slots, contents, strict=True):
                     cache[slot] = line
                 start = replace(coloured, cache=tuple(cache))
-                states.extend(self._settle_all(start))
-        return list(dict.fromkeys(states))
+                yield from self._settle_all(start)
 
     def _declared_slots(self, state: State) -> set[int]:
         lay, p = self.layout, self.program

@@ -44,9 +44,11 @@ def result_data(result: CheckResult, sources: dict[str, SourceText]) -> dict:
         "arch": result.arch.name,
         "engine": result.engine,
         "complete": result.complete,
-        "found": sorted(result.kinds) if result.complete else None,
+        # When not complete: what was found before the limit ("status" says what it means).
+        "found": sorted(result.kinds),
         "expected": sorted(result.expected),
         "as_expected": result.matches,
+        "status": result.status,
     }
     if not result.complete:
         data["reason"] = result.reason
@@ -67,8 +69,8 @@ def result_data(result: CheckResult, sources: dict[str, SourceText]) -> dict:
 
 
 def render_json(results: list[CheckResult], sources: dict[str, SourceText]) -> str:
-    mismatched = sum(1 for r in results if r.complete and not r.matches)
-    inconclusive = sum(1 for r in results if not r.complete)
+    mismatched = sum(1 for r in results if r.status == "unexpected")
+    inconclusive = sum(1 for r in results if r.status == "inconclusive")
     document = {
         "checks": [result_data(r, sources) for r in results],
         "summary": {

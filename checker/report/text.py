@@ -235,11 +235,17 @@ def _clip(line: str, width: int = WIDTH) -> str:
 def render_result(result: CheckResult, sources: dict[str, SourceText]) -> list[str]:
     """The full report of one check: a header, each trace, the redundant statements."""
     name = f"{result.protocol.name} on {result.arch.name}"
-    if not result.complete:
-        return [f"== {name}: inconclusive ({result.reason})"]
-    found = ", ".join(sorted(result.kinds)) or "safe"
     engine = f" (engine: {result.engine})" if result.engine not in ("", "explicit") else ""
-    out = [f"== {name}: {found}{engine}"]
+    if not result.complete:
+        if not result.kinds:
+            return [f"== {name}: inconclusive ({result.reason}){engine}"]
+        # Findings made before the limit are real executions (replayed): shown, with a
+        # header that says the search did not finish, so nothing else is claimed.
+        found = ", ".join(sorted(result.kinds))
+        out = [f"== {name}: {found}, then inconclusive ({result.reason}){engine}"]
+    else:
+        found = ", ".join(sorted(result.kinds)) or "safe"
+        out = [f"== {name}: {found}{engine}"]
     if result.program is None:
         return out
     renderer = TraceRenderer(result.program, sources)
@@ -275,13 +281,15 @@ def summary_lines(results: list[CheckResult]) -> list[str]:
 
 def summary_line(result: CheckResult, width_p: int = 24, width_a: int = 10) -> str:
     """`protocol  arch  kinds  verdict` in columns."""
+    want = ", ".join(sorted(result.expected)) or "safe"
     if not result.complete:
-        found, verdict = "?", f"INCONCLUSIVE: {result.reason}"
+        # "?" stands for whatever the search did not get to: with findings, "kinds, ?".
+        found = ", ".join([*sorted(result.kinds), "?"])
+        verdict = f"INCONCLUSIVE: {result.reason}"
+        if result.status == "unexpected":
+            verdict = f"UNEXPECTED (expected {want}; then {verdict})"
     else:
         found = ", ".join(sorted(result.kinds)) or "safe"
-        verdict = "ok" if result.matches else "UNEXPECTED"
-        if not result.matches:
-            want = ", ".join(sorted(result.expected)) or "safe"
-            verdict += f" (expected {want})"
+        verdict = "ok" if result.matches else f"UNEXPECTED (expected {want})"
     name, arch = f"{result.protocol.name:<{width_p}}", f"{result.arch.name:<{width_a}}"
     return f"{name}  {arch}  {found:<16}  {verdict}".rstrip()

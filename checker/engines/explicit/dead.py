@@ -125,12 +125,14 @@ class DeadLines:
             w[m0:m1] = reduced
         return s if w is None else m.freeze(w)
 
-    def _reduce(self, s, blocks, memory_span, last_span, page_line) -> bytes | None:
+    def _reduce(self, s, blocks, memory_span, last_span, page_line) -> bytes | tuple | None:
         """The reduced memory of one dead line (its slots are then emptied), or None if the
         line is reduced already."""
         memory, last = s[slice(*memory_span)], s[slice(*last_span)]
         lost = self.m.line_lost(s, *page_line)
-        new_memory = bytes([last[0] ^ lost]) + last[1:]
+        new = self.m.thaw(last)
+        new[0] ^= lost
+        new_memory = self.m.freeze(new)
         if not any(any(s[b0:b1]) for b0, b1 in blocks) and memory == new_memory:
             return None
         return new_memory

@@ -30,7 +30,9 @@ from checker.machine.state import LIVE, Layout, State
 class FlatMachine(Steps):
     """The transitions of one Program on flat states."""
 
-    def __init__(self, program: Program) -> None:
+    def __init__(self, program: Program, wide: bool = False) -> None:
+        """`wide`: keep states as tuples even when every field fits in a byte (for tests:
+        the tuple form is otherwise taken only by programs of 255 nodes or more)."""
         p = program
         self.program = p
         self.layout = lay = Layout(p)
@@ -66,9 +68,10 @@ class FlatMachine(Steps):
                      max(pg.words for pg in p.pages) if n.kind == "copy" else 0 for n in p.nodes)
         widest = max(len(p.nodes) + 1, H + 1, T + 1, p.colour_count, writes, 2)
         # bytes when every field fits in a byte (nearly always), else tuples of ints.
-        self.freeze: Callable = bytes if widest < 256 else tuple
-        self.thaw: Callable = bytearray if widest < 256 else list
-        self.zero_line = self.thaw(LW)
+        narrow = widest < 256 and not wide
+        self.freeze: Callable = bytes if narrow else tuple
+        self.thaw: Callable = bytearray if narrow else list
+        self.zero_line = self.zeros(LW)
         self._alias_handle = tuple(a.handle for a in p.aliases)
         self._alias_page = tuple(a.page for a in p.aliases)
         self._handle_alias = tuple(h.alias for h in p.handles)
@@ -98,11 +101,15 @@ class FlatMachine(Steps):
         # focus(): a read or write may count only its own slot (one write-back level).
         self._narrow = self.n_levels == 1 and self.write_back[0]
 
+    def zeros(self, n: int) -> bytearray | list:
+        """n zero fields, in the mutable form of this machine's states."""
+        return self.thaw(bytes(n))
+
     # -- converting to and from the reference State ---------------------------------------
 
     def encode(self, s: State) -> bytes | tuple:
         p, W = self.program, self.W
-        w = self.thaw(self.size)
+        w = self.zeros(self.size)
         for t, pc in enumerate(s.pcs):
             w[self.PC + t] = pc + 1
         for r, h in enumerate(s.regs):

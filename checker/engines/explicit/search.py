@@ -21,7 +21,7 @@ import gc
 import itertools
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from checker.engines.explicit.dead import DeadLines
@@ -110,14 +110,16 @@ class _Search:
         self.found: dict[str, tuple[int, tuple | None]] = {}  # kind -> (state, label key)
         self.maintained_pcs: set[int] = set()
 
-    def starts(self) -> list:
+    def starts(self) -> Iterator:
+        """The start states, one at a time (all N^k colourings of k `colour any` mappings
+        when colour symmetry is off: millions, so they come as a stream)."""
         sem = Semantics(self.m.program)
         choices = sem.start_colours()
         if self.symmetry is not None:
             colourings = self.symmetry.start_colourings(choices)
         else:
-            colourings = list(itertools.product(*choices))
-        return [self.m.encode(s) for s in sem.initial_states(colourings)]
+            colourings = itertools.product(*choices)
+        return map(self.m.encode, sem.each_initial_state(colourings))
 
     def add(self, state, parent: int, label) -> None:
         """Visit `state`, reached from state `parent` by `label`, unless its class is
@@ -136,19 +138,21 @@ class _Search:
         m, add, found = self.m, self.add, self.found
         nodes = m.nodes
         is_maint = [n.kind == "maint" for n in nodes]
-        for start in self.starts():
-            self.add(start, -1, None)
         states = self.states
         n_threads = m.n_threads
         started = time.monotonic()
         self._shown = started
-        if self.deadline is not None and started > self.deadline:
+        for n, start in enumerate(self.starts()):  # every limit holds while they come
+            self.add(start, -1, None)
+            stop = self._over() or (not n & 1023 and n and self._checkpoint(0, started))
+            if stop:
+                return self.outcome(False, stop)
+        if self.deadline is not None and time.monotonic() > self.deadline:
             return self.outcome(False, "out of time (--timeout)")
         i = 0
         while i < len(states):
             if len(states) > self.max_states:
-                return self.outcome(False, f"more than {self.max_states:,} states "
-                                           "(--max-states)")
+                return self.outcome(False, self._over())
             if not i & 1023 and i:
                 stop = self._checkpoint(i, started)
                 if stop:
@@ -184,6 +188,12 @@ class _Search:
                 add(nxt, i, key)
             i += 1
         return self.outcome(True, "")
+
+    def _over(self) -> str:
+        """The reason to stop if the state limit is passed, else ""."""
+        if len(self.states) > self.max_states:
+            return f"more than {self.max_states:,} states (--max-states)"
+        return ""
 
     def _checkpoint(self, i: int, started: float) -> str:
         """Every 1,024 states: the reason to stop now ("" to go on); progress when due."""

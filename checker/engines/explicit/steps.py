@@ -30,7 +30,7 @@ class Steps:
             pos = positions[level][line]
             if w[pos]:
                 return w[pos + 1 : pos + self.SW]
-        data = self.thaw(self.LW)
+        data = self.zeros(self.LW)
         for offset, i in enumerate(self.layout.line_words(page, line)):
             data[offset] = w[self.MEM + i]
         return data
