@@ -16,8 +16,9 @@ from helpers import load_text
 
 from checker.engines.smt.environment import environment
 from checker.engines.smt.shape import Shape
-from checker.engines.smt.unroll import step_bound
+from checker.engines.smt.unroll import step_bound, step_windows
 from checker.machine.lower import lower
+from checker.machine.program import END
 from checker.machine.semantics import Semantics
 from checker.machine.state import Layout, State
 
@@ -132,6 +133,64 @@ protocol p {
     program = lower(library.protocols[0], library.arches["a"])
     # t: test + (2 on the longer branch) + 2 (longer either branch); u: 3 waits.
     assert step_bound(program) == 1 + 2 + 2 + 3
+
+
+WINDOWS_TEXT = """
+arch a { fn f(p: page) { if anon(p) { set p.x } else { set p.y; clear p.y } } }
+protocol p {
+    page pg
+    mapping m = user(pg)
+    thread t {
+        f(pg)
+        either { signal e } or { lock l; write m[0]; unlock l; signal e }
+        read m[0]
+        either { signal g } or { }
+    }
+    thread u {
+        either { } or { write m[0] }
+        wait e
+        lock l
+        read m[0]
+        unlock l
+    }
+    thread v { lock l; unlock l; wait e; wait g }  // may wait for good: the run idles
+}
+"""
+
+
+def test_step_windows_hold_every_reachable_pc(tmp_path: Path) -> None:
+    """The unrolling encodes at step k only the nodes step_windows allows there; every pc
+    the interpreter reaches after k thread steps must be among them (environment events
+    move no pc and enable no thread, so thread steps alone give every pc). A state where no
+    thread can move stays for every later step (the unrolling idles)."""
+    library = load_text(tmp_path, WINDOWS_TEXT)
+    program = lower(library.protocols[0], library.arches["a"])
+    sem = Semantics(program)
+    windows = step_windows(program)
+    bound = step_bound(program)
+    layer = set(sem.initial_states())
+    stuck: set[State] = set()
+    seen_pcs = set()
+    for k in range(bound + 1):
+        for state in layer | stuck:
+            for t, pc in enumerate(state.pcs):
+                if pc == END:
+                    continue
+                first, last = windows[t][pc]
+                assert first <= k and (last is None or k <= last), (t, pc, k)
+                seen_pcs.add((t, pc))
+        nxt = set()
+        for state in layer:
+            moved = [s for t in range(len(state.pcs))
+                     for _lb, s, _f in sem.thread_successors(state, t)]
+            nxt.update(moved)
+            if not moved:
+                stuck.add(state)
+        layer = nxt
+    assert not layer  # no execution is longer than the bound
+    # Every node is reached but the `else` branch (the page is anonymous).
+    assert seen_pcs == {(t, pc) for t, w in enumerate(windows) for pc in w
+                        if program.nodes[pc].flag != "y"}
 
 
 START_TEXT = """

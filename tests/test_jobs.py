@@ -162,6 +162,14 @@ def _workers_of(pid: int) -> list[int]:
     raise AssertionError("the workers did not start")
 
 
+def _clean_up(proc: subprocess.Popen) -> None:
+    """Whatever the test found: nothing of the run is left (a worker that outlived its
+    parent is still in the parent's process group)."""
+    with contextlib.suppress(OSError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+
+
 def _gone(pids: list[int], within: float = 10.0) -> bool:
     end = time.monotonic() + within
     while time.monotonic() < end:
@@ -190,7 +198,7 @@ def test_a_signal_to_the_run_ends_its_workers_promptly(signum, status) -> None:
         assert _gone(workers)
         assert "Traceback" not in proc.stderr.read()
     finally:
-        os.killpg(proc.pid, signal.SIGKILL) if proc.poll() is None else None
+        _clean_up(proc)
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
@@ -204,7 +212,7 @@ def test_ctrl_c_to_the_whole_group_ends_the_run_without_tracebacks() -> None:
         assert _gone(workers)
         assert "Traceback" not in proc.stderr.read()
     finally:
-        os.killpg(proc.pid, signal.SIGKILL) if proc.poll() is None else None
+        _clean_up(proc)
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
@@ -216,9 +224,7 @@ def test_workers_die_with_a_parent_killed_outright() -> None:
         proc.wait(timeout=10)
         assert _gone(workers)
     finally:
-        for pid in workers if "workers" in locals() else []:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
+        _clean_up(proc)
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
@@ -235,7 +241,7 @@ def test_a_closed_pipe_ends_a_run_with_workers_promptly() -> None:
         assert _gone(workers)
         assert "Traceback" not in proc.stderr.read()
     finally:
-        os.killpg(proc.pid, signal.SIGKILL) if proc.poll() is None else None
+        _clean_up(proc)
 
 
 def test_deeply_nested_protocols_come_back_from_workers(tmp_path: Path) -> None:

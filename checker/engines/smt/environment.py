@@ -14,6 +14,8 @@ d_{k+1}. So the relation below allows exactly the states the events reach.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import z3
 
 from checker.engines.smt import Unsupported
@@ -22,8 +24,11 @@ from checker.machine.program import Program
 from checker.machine.state import LIVE, Layout
 
 
-def environment(program: Program, layout: Layout, shape: Shape, s: list, tag: str):
-    """(state after the environment acted, constraints relating it to `s`)."""
+def environment(program: Program, layout: Layout, shape: Shape, s: list, tag: str,
+                tick: Callable[[], None] | None = None):
+    """(state after the environment acted, constraints relating it to `s`); `tick` is
+    called before each line (unroll.py's deadline check: a large cache makes one phase
+    slow to build)."""
     if not program.levels:
         return list(s), []
     if len(program.levels) > 1:
@@ -38,6 +43,8 @@ def environment(program: Program, layout: Layout, shape: Shape, s: list, tag: st
         if i not in cache_indices:
             cons.append(e[i] == s[i])
     for (page, line), slots in layout.line_slots.items():
+        if tick is not None:
+            tick()
         cons.extend(_line(program, layout, sh, s, e, page, line, slots, f"{tag}_{page}_{line}"))
     return e, cons
 
@@ -46,7 +53,7 @@ def _fillable(program: Program, layout: Layout, sh: Shape, s: list, slot: int) -
     """Whether speculation may fill `slot` (constant over one environment phase)."""
     mode = program.arch.speculative_fill
     if mode == "no":
-        return z3.BoolVal(False)
+        return sh.boolval(False)
     info = layout.slots[slot]
     indexing = program.levels[0].indexing
     reach = []
@@ -54,23 +61,23 @@ def _fillable(program: Program, layout: Layout, sh: Shape, s: list, slot: int) -
         handle = program.aliases[alias].handle
         if indexing == "vivt" and alias != info.key:
             continue
-        match = z3.BoolVal(True)
+        match = sh.boolval(True)
         if indexing == "vipt":
             if handle < 0:
-                match = z3.BoolVal(info.key == 0)
+                match = sh.boolval(info.key == 0)
             else:
                 match = sh.colour_mod(s[sh.hcol[handle]], layout.level_width[0]) == info.key
-        live = [s[sh.hstat[h]] == z3.BitVecVal(LIVE, 2)
+        live = [s[sh.hstat[h]] == sh.bv(LIVE, 2)
                 for h, hinfo in enumerate(program.handles) if hinfo.alias == alias]
         if mode == "tlb":
             allowed = s[sh.tlb[alias]]
         elif handle < 0:
             # The linear alias: always live for a lowmem page, else while a handle is on it.
-            allowed = z3.Or(z3.BoolVal(not program.pages[info.page].highmem), *live)
+            allowed = z3.Or(sh.boolval(not program.pages[info.page].highmem), *live)
         else:
-            allowed = z3.Or(live)
+            allowed = sh.any_of(live)
         reach.append(z3.And(match, allowed))
-    return z3.Or(reach) if reach else z3.BoolVal(False)
+    return sh.any_of(reach)
 
 
 def _line(program, layout, sh: Shape, s: list, e: list, page: int, line: int, slots, tag):
@@ -78,8 +85,8 @@ def _line(program, layout, sh: Shape, s: list, e: list, page: int, line: int, sl
     words = list(layout.line_words(page, line))
     n = len(slots)
     rbits = bits_for(n)
-    ev = [z3.Bool(f"ev{x}@{tag}") for x in slots]
-    rank = [z3.BitVec(f"rank{x}@{tag}", rbits) for x in slots]
+    ev = [sh.bool_var(f"ev{x}@{tag}") for x in slots]
+    rank = [sh.bv_var(f"rank{x}@{tag}", rbits) for x in slots]
     dirty0 = [z3.And(s[sh.present[x]], s[sh.dirty[x]]) for x in slots]
     for i in range(n):
         cons.append(z3.Implies(ev[i], dirty0[i]))
@@ -96,8 +103,8 @@ def _line(program, layout, sh: Shape, s: list, e: list, page: int, line: int, sl
         cons.append(e[sh.mem[w]] == value)
     sbits = bits_for(n)
     for i, x in enumerate(slots):
-        fate = z3.BitVec(f"fate{x}@{tag}", 2)
-        src = z3.BitVec(f"src{x}@{tag}", sbits)
+        fate = sh.bv_var(f"fate{x}@{tag}", 2)
+        src = sh.bv_var(f"src{x}@{tag}", sbits)
         same = [e[sh.data[x][o]] == s[sh.data[x][o]] for o in range(len(sh.data[x]))]
         p1, d1 = e[sh.present[x]], e[sh.dirty[x]]
         kept_dirty = z3.And(dirty0[i], z3.Not(ev[i]))

@@ -34,9 +34,14 @@ class Sorts:
 class Shape:
     """Indices of every state component in the flat list, and their sorts."""
 
-    def __init__(self, program: Program, layout: Layout) -> None:
+    def __init__(self, program: Program, layout: Layout, ctx: z3.Context | None = None) -> None:
         self.program = program
         self.layout = layout
+        # Every term of one check lives in this context. solve.search_z3 gives each check a
+        # fresh one: in z3's shared global context the terms of earlier checks (same names,
+        # other ids) changed the solver's choices, so one check's trace depended on the
+        # checks run before it in the same process (--jobs, other arches in the run).
+        self.ctx = ctx if ctx is not None else z3.main_ctx()
         nodes = program.nodes
         self.end_pc = len(nodes)  # how END is written in a pc bit-vector
         self.no_handle = len(program.handles)
@@ -87,10 +92,29 @@ class Shape:
             self.widths.append(width)
         return list(range(start, start + count))
 
+    # Constants and variables in this check's context (z3's constructors would otherwise
+    # put them in the global one, where they cannot meet this check's terms).
+
+    def boolval(self, value: bool) -> z3.BoolRef:
+        return z3.BoolVal(value, self.ctx)
+
+    def bv(self, value: int, width: int) -> z3.BitVecRef:
+        return z3.BitVecVal(value, width, self.ctx)
+
+    def bool_var(self, name: str) -> z3.BoolRef:
+        return z3.Bool(name, self.ctx)
+
+    def bv_var(self, name: str, width: int) -> z3.BitVecRef:
+        return z3.BitVec(name, width, self.ctx)
+
+    def any_of(self, terms: list) -> z3.BoolRef:
+        """The disjunction of `terms` (false, in this context, when there are none)."""
+        return z3.Or(terms) if terms else self.boolval(False)
+
     def fresh(self, tag: str) -> list:
         """A state of fresh constants named `component@tag`."""
         return [
-            z3.Bool(f"{k}@{tag}") if w == 0 else z3.BitVec(f"{k}@{tag}", w)
+            self.bool_var(f"{k}@{tag}") if w == 0 else self.bv_var(f"{k}@{tag}", w)
             for k, w in zip(self.kinds, self.widths, strict=True)
         ]
 
@@ -100,7 +124,7 @@ class Shape:
             return colour  # colours are kept below colour_count
         bits = bits_for(max(width, self.program.colour_count))
         wide = z3.ZeroExt(bits - self.sorts.colour, colour) if bits > self.sorts.colour else colour
-        return z3.URem(wide, z3.BitVecVal(width, bits))
+        return z3.URem(wide, self.bv(width, bits))
 
     def decode(self, model: z3.ModelRef, terms: list) -> State:
         """The concrete State a model gives to a symbolic state (absent lines as None)."""
@@ -145,11 +169,18 @@ class Shape:
 
 
 def _cond_flags(cond) -> set[tuple[int, str]]:
-    if cond is None:
-        return set()
-    if cond.op == "flag":
-        return {(cond.page, cond.flag)}
-    return _cond_flags(cond.left) | _cond_flags(cond.right)
+    """The (page, flag) pairs a condition tests (iteratively: conditions nest freely)."""
+    found: set[tuple[int, str]] = set()
+    stack = [cond]
+    while stack:
+        c = stack.pop()
+        if c is None:
+            continue
+        if c.op == "flag":
+            found.add((c.page, c.flag))
+        else:
+            stack.extend((c.left, c.right))
+    return found
 
 
 def _count_writes(program: Program) -> int:

@@ -1,8 +1,10 @@
 """The Z3 engine: ask the unrolling, per kind of finding, for an execution that shows it;
 decode the shortest one into a witness the reference interpreter can replay.
 
-Each question goes to a fresh bit-blasting QF_FD solver with a fixed seed, so answers are
-deterministic (reusing one solver was up to 15x slower here: docs/engines.md).
+Each question goes to a fresh bit-blasting QF_FD solver with a fixed seed, in a z3 context
+that belongs to this check alone, so answers depend on the program only, not on the checks
+run before in the same process (reusing one solver was up to 15x slower here:
+docs/engines.md).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import z3
 from checker.engines.reference import SearchOutcome, Witness
 from checker.engines.smt import DecodeError
 from checker.engines.smt.shape import Shape
-from checker.engines.smt.unroll import Unrolling, unroll
+from checker.engines.smt.unroll import Clock, OutOfTime, Unrolling, step_bound, unroll
 from checker.machine.program import Program
 from checker.machine.semantics import Finding, Label, Semantics
 from checker.machine.state import Layout, State
@@ -26,17 +28,25 @@ KINDS = ("stale_read", "use_after_unmap", "deadlock", "lost_write")
 def search_z3(
     program: Program, deadline: float | None = None, maintenance: bool = True
 ) -> SearchOutcome:
-    """Decide, for each kind, whether some execution shows it; a witness for those that do."""
+    """Decide, for each kind, whether some execution shows it; a witness for those that do.
+    Past `deadline` (time.monotonic()), while building, solving or decoding, the outcome is
+    incomplete: "out of time (--timeout)"."""
     layout = Layout(program)
-    shape = Shape(program, layout)
-    unrolled = unroll(program, layout, shape)
-    queries = _Queries(unrolled.constraints, deadline)
+    # A context of its own for every check: the witness z3 picks must depend on this
+    # program alone, not on what earlier checks left in z3's global context (Shape).
+    shape = Shape(program, layout, z3.Context())
+    try:
+        unrolled = unroll(program, layout, shape, deadline)
+    except OutOfTime:
+        return SearchOutcome({}, step_bound(program), False, OUT_OF_TIME)
+    queries = _Queries(unrolled.constraints, deadline, shape.ctx)
     sem = Semantics(program)
+    clock = Clock(deadline)
     # Vacuity: the unrolling must have executions at all, or every answer below would be
     # a meaningless "never" (perf-notes.md: an encoding bug once made every model safe).
-    vacuity = queries.ask(z3.BoolVal(True))
+    vacuity = queries.ask(shape.boolval(True))
     if vacuity == z3.unknown:
-        return SearchOutcome({}, unrolled.bound, False, f"the solver gave up: {queries.reason}")
+        return SearchOutcome({}, unrolled.bound, False, queries.gave_up())
     if vacuity == z3.unsat:
         raise DecodeError("the unrolling has no execution: an encoding bug")
     nodes = program.nodes
@@ -46,15 +56,18 @@ def search_z3(
     # waits can always move, so without wait or lock there is no deadlock to look for.
     anything = queries.ask(z3.Or([f for k in kinds for f in unrolled.findings[k]]))
     if anything == z3.unknown:
-        return SearchOutcome({}, unrolled.bound, False, f"the solver gave up: {queries.reason}")
+        return SearchOutcome({}, unrolled.bound, False, queries.gave_up())
     for kind in kinds if anything == z3.sat else ():
         first = _first_step(queries, unrolled.findings[kind])
         if first is None:
             continue
         if first == "unknown":
             return SearchOutcome(witnesses, unrolled.bound, False,
-                                 f"the solver could not decide {kind}: {queries.reason}")
-        witnesses[kind] = _decode(queries.model, unrolled, shape, sem, kind, first)
+                                 queries.gave_up(f"could not decide {kind}"))
+        try:
+            witnesses[kind] = _decode(queries.model, unrolled, shape, sem, kind, first, clock)
+        except OutOfTime:
+            return SearchOutcome(witnesses, unrolled.bound, False, OUT_OF_TIME)
     maintained: set = set()
     if witnesses or not maintenance:
         return SearchOutcome(witnesses, unrolled.bound, True)
@@ -65,29 +78,35 @@ def search_z3(
         answer = queries.ask(z3.Or(steps))
         if answer == z3.unknown:
             return SearchOutcome(witnesses, unrolled.bound, False,
-                                 f"the solver could not decide maintenance: {queries.reason}")
+                                 queries.gave_up("could not decide maintenance"))
         if answer == z3.sat:
             maintained.add(origin)
     return SearchOutcome(witnesses, unrolled.bound, True, "", frozenset(maintained))
+
+
+OUT_OF_TIME = "out of time (--timeout)"  # as the explicit engine says it
 
 
 class _Queries:
     """Each question to a fresh solver: on this encoding, reusing one solver (with
     assumption literals or push/pop) was up to 15x slower (docs/engines.md)."""
 
-    def __init__(self, constraints: list, deadline: float | None) -> None:
+    def __init__(self, constraints: list, deadline: float | None, ctx: z3.Context) -> None:
         self.constraints = constraints
         self.deadline = deadline  # time.monotonic() past which every answer is unknown
+        self.ctx = ctx
         self.model: z3.ModelRef | None = None
         self.reason = ""
 
     def ask(self, goal: z3.BoolRef) -> z3.CheckSatResult:
-        solver = z3.SolverFor("QF_FD")
+        # As z3.SolverFor("QF_FD"), which names the logic in z3's global context.
+        logic = z3.Z3_mk_solver_for_logic(self.ctx.ref(), z3.to_symbol("QF_FD", self.ctx))
+        solver = z3.Solver(logic, self.ctx)
         solver.set("random_seed", 0)
         if self.deadline is not None:
             left_ms = int((self.deadline - time.monotonic()) * 1000)
             if left_ms <= 0:
-                self.reason = "out of time (--timeout)"
+                self.reason = OUT_OF_TIME
                 return z3.unknown
             solver.set("timeout", left_ms)
         solver.add(*self.constraints)
@@ -98,6 +117,13 @@ class _Queries:
         elif answer == z3.unknown:
             self.reason = solver.reason_unknown()
         return answer
+
+    def gave_up(self, what: str = "gave up") -> str:
+        """Why the last question went unanswered: the deadline, said as the explicit engine
+        says it, or the solver's own reason."""
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            return OUT_OF_TIME
+        return f"the solver {what}: {self.reason}"
 
 
 def _first_step(queries: _Queries, flags: list):
@@ -126,9 +152,11 @@ def _first_step(queries: _Queries, flags: list):
     return hi
 
 
-def _decode(model, u: Unrolling, shape: Shape, sem: Semantics, kind: str, at: int) -> Witness:
+def _decode(model, u: Unrolling, shape: Shape, sem: Semantics, kind: str, at: int,
+            clock: Clock) -> Witness:
     """Labels for the reference interpreter: environment events found by a small search
-    between each decoded pair of states, and the thread step matching the next state."""
+    between each decoded pair of states, and the thread step matching the next state
+    (OutOfTime once the clock's deadline has passed)."""
     state = shape.decode(model, u.states[0])
     start = state
     labels: list[Label] = []
@@ -136,8 +164,9 @@ def _decode(model, u: Unrolling, shape: Shape, sem: Semantics, kind: str, at: in
     steps = at + 1 if kind in ("stale_read", "use_after_unmap") else at
     last_findings: tuple = ()
     for k in range(steps):
+        clock.tick()
         after_env = shape.decode(model, u.envs[k])
-        labels.extend(_env_path(sem, state, after_env))
+        labels.extend(_env_path(sem, state, after_env, clock))
         t = model.eval(u.selected[k], True).as_long()
         target = shape.decode(model, u.states[k + 1])
         if t == len(sem.program.threads):
@@ -164,13 +193,18 @@ def _decode(model, u: Unrolling, shape: Shape, sem: Semantics, kind: str, at: in
     return Witness(kind, start, tuple(labels), finding)
 
 
-def _env_path(sem: Semantics, start: State, goal: State, limit: int = 100_000) -> list[Label]:
+def _env_path(sem: Semantics, start: State, goal: State, clock: Clock,
+              limit: int = 100_000) -> list[Label]:
     """The fewest environment events leading from `start` to `goal`."""
     if start == goal:
         return []
     parent: dict[State, tuple[State, Label] | None] = {start: None}
     queue = deque([start])
+    expanded = 0
     while queue and len(parent) < limit:
+        expanded += 1
+        if expanded % 256 == 0:
+            clock.tick()
         state = queue.popleft()
         for label, nxt in sem.env_successors(state):
             if nxt in parent:

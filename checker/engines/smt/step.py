@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import z3
 
+from checker.engines.smt.graph import postorder
 from checker.engines.smt.shape import Shape
 from checker.machine.program import END, LCond, Node, Program
 from checker.machine.state import ENDED, LIVE, Layout
@@ -49,40 +50,63 @@ class StepEncoder:
     # -- helpers ---------------------------------------------------------------------------
 
     def pc_val(self, pc: int) -> z3.BitVecRef:
-        return z3.BitVecVal(self.sh.end_pc if pc == END else pc, self.sh.sorts.pc)
+        return self.sh.bv(self.sh.end_pc if pc == END else pc, self.sh.sorts.pc)
 
     def handle_val(self, h: int) -> z3.BitVecRef:
-        return z3.BitVecVal(self.sh.no_handle if h < 0 else h, self.sh.sorts.handle)
+        return self.sh.bv(self.sh.no_handle if h < 0 else h, self.sh.sorts.handle)
 
     def colour_val(self, c: int) -> z3.BitVecRef:
-        return z3.BitVecVal(c, self.sh.sorts.colour)
+        return self.sh.bv(c, self.sh.sorts.colour)
 
     def val(self, n: int) -> z3.BitVecRef:
-        return z3.BitVecVal(n, self.sh.sorts.value)
+        return self.sh.bv(n, self.sh.sorts.value)
 
     def paths(self, pc: int) -> list[tuple[int, tuple[tuple[int, int], ...]]]:
-        """Every (pc, register moves) the silent nodes from `pc` can lead to."""
+        """Every (pc, register moves) the silent nodes from `pc` can lead to, each once.
+
+        Computed without recursion (a chain of hundreds of silent nodes, e.g. `x = id(x)`
+        in a `repeat`, would pass Python's recursion limit): the silent nodes reachable
+        from `pc` are visited successors first, so each one's paths are built from its
+        successors' paths, already known. Equal paths are kept once (two empty branches of
+        an `either` lead to the same place): they make the same step."""
         if pc in self.settle_paths:
             return self.settle_paths[pc]
-        if pc == END or self.nodes[pc].kind not in ("move", "choice"):
-            result = [(pc, ())]
-        elif self.nodes[pc].kind == "move":
-            node = self.nodes[pc]
-            result = [(end, ((node.reg, node.reg2), *moves))
-                      for end, moves in self.paths(node.next[0])]
-        else:
-            result = [path for branch in self.nodes[pc].next for path in self.paths(branch)]
-        self.settle_paths[pc] = result
-        return result
+
+        def silent(n: int) -> bool:
+            return n != END and self.nodes[n].kind in ("move", "choice")
+
+        def below(n: int) -> tuple[int, ...]:
+            if not silent(n) or n in self.settle_paths:
+                return ()
+            return self.nodes[n].next
+
+        for n in postorder([pc], below):
+            if n in self.settle_paths:
+                continue
+            if not silent(n):
+                self.settle_paths[n] = [(n, ())]
+                continue
+            node = self.nodes[n]
+            if node.kind == "move":
+                move = (node.reg, node.reg2)
+                result = [(end, (move, *moves)) for end, moves in self._known(node.next[0])]
+            else:
+                result = [path for branch in node.next for path in self._known(branch)]
+            self.settle_paths[n] = list(dict.fromkeys(result))
+        return self._known(pc)
+
+    def _known(self, pc: int) -> list[tuple[int, tuple[tuple[int, int], ...]]]:
+        """The paths from `pc` once its silent successors are done (END: no moves)."""
+        return [(END, ())] if pc == END else self.settle_paths[pc]
 
     def enabled(self, s: list, t: int, pc: int) -> z3.BoolRef:
         node = self.nodes[pc]
         if node.kind == "wait":
             return s[self.sh.sig[node.event]]
         if node.kind == "lock":
-            return s[self.sh.holder[node.lock]] == z3.BitVecVal(self.sh.no_thread,
+            return s[self.sh.holder[node.lock]] == self.sh.bv(self.sh.no_thread,
                                                                self.sh.sorts.thread)
-        return z3.BoolVal(True)
+        return self.sh.boolval(True)
 
     def handle_cases(self, s: list, reg: int) -> list[tuple[z3.BoolRef, int, int]]:
         """(guard, handle, colour) for every value the register and colour may have;
@@ -109,7 +133,7 @@ class StepEncoder:
 
     def cases(self, s: list, t: int, pc: int, v: StepVars) -> list[Case]:
         node = self.nodes[pc]
-        base = z3.BoolVal(True)
+        base = self.sh.boolval(True)
         raw: list[Case] = []
         kind = node.kind
         if kind in ("read", "write"):
@@ -153,7 +177,7 @@ class StepEncoder:
                 if kind == "unmap":
                     self.check_live(case, h)
                 if h >= 0:
-                    case.state[self.sh.hstat[h]] = z3.BitVecVal(ENDED, 2)
+                    case.state[self.sh.hstat[h]] = self.sh.bv(ENDED, 2)
                 raw.append(case)
         elif kind == "test":
             cond = self.condition(s, node.cond)
@@ -190,32 +214,32 @@ class StepEncoder:
             for w in range(self.p.total_words):
                 i, j = sh.sigview[node.event][w], sh.view[t][w]
                 st[i] = z3.If(st[sh.sig[node.event]], _max(st[i], st[j]), st[j])
-            st[sh.sig[node.event]] = z3.BoolVal(True)
+            st[sh.sig[node.event]] = self.sh.boolval(True)
         elif kind == "wait":
             for w in range(self.p.total_words):
                 i = sh.view[t][w]
                 st[i] = _max(st[i], st[sh.sigview[node.event][w]])
         elif kind == "lock":
-            st[sh.holder[node.lock]] = z3.BitVecVal(t, sh.sorts.thread)
+            st[sh.holder[node.lock]] = self.sh.bv(t, sh.sorts.thread)
             for w in range(self.p.total_words):
                 i = sh.view[t][w]
                 st[i] = _max(st[i], st[sh.lockview[node.lock][w]])
         elif kind == "unlock":
-            st[sh.holder[node.lock]] = z3.BitVecVal(sh.no_thread, sh.sorts.thread)
+            st[sh.holder[node.lock]] = self.sh.bv(sh.no_thread, sh.sorts.thread)
             for w in range(self.p.total_words):
                 i = sh.lockview[node.lock][w]
                 st[i] = _max(st[i], st[sh.view[t][w]])
         elif kind in ("set", "clear"):
-            st[sh.flag[sh.flags.index((node.page, node.flag))]] = z3.BoolVal(kind == "set")
+            st[sh.flag[sh.flags.index((node.page, node.flag))]] = self.sh.boolval(kind == "set")
         elif kind != "nop":
             raise AssertionError(f"unexpected node kind {kind}")
 
     # -- accesses ----------------------------------------------------------------------------
 
     def check_live(self, case: Case, h: int) -> None:
-        live = z3.BitVecVal(LIVE, 2)
-        bad = z3.BoolVal(True) if h < 0 else case.state[self.sh.hstat[h]] != live
-        previous = case.findings.get("use_after_unmap", z3.BoolVal(False))
+        live = self.sh.bv(LIVE, 2)
+        bad = self.sh.boolval(True) if h < 0 else case.state[self.sh.hstat[h]] != live
+        previous = case.findings.get("use_after_unmap", self.sh.boolval(False))
         case.findings["use_after_unmap"] = z3.Or(previous, bad)
 
     def through(self, case: Case, t: int, reg: int, h: int) -> bool:
@@ -223,7 +247,7 @@ class StepEncoder:
         self.check_live(case, h)
         if h < 0:
             return False
-        case.state[self.sh.tlb[self.p.handles[h].alias]] = z3.BoolVal(True)
+        case.state[self.sh.tlb[self.p.handles[h].alias]] = self.sh.boolval(True)
         return True
 
     def line_words(self, page: int, line: int) -> list[int | None]:
@@ -239,7 +263,7 @@ class StepEncoder:
             from_mem = st[sh.mem[w]] if w is not None else self.val(0)
             st[sh.data[x][o]] = z3.If(present, st[sh.data[x][o]], from_mem)
         st[sh.dirty[x]] = z3.And(present, st[sh.dirty[x]])
-        st[sh.present[x]] = z3.BoolVal(True)
+        st[sh.present[x]] = self.sh.boolval(True)
 
     def observe(self, case: Case, t: int, word: int, value) -> None:
         st, i = case.state, self.sh.view[t][word]
@@ -276,7 +300,7 @@ class StepEncoder:
             if self.p.levels[0].write_back:
                 self.fill(st, x, page, line)
                 st[sh.data[x][offset]] = value
-                st[sh.dirty[x]] = z3.BoolVal(True)
+                st[sh.dirty[x]] = self.sh.boolval(True)
                 return
             st[sh.data[x][offset]] = z3.If(st[sh.present[x]], value, st[sh.data[x][offset]])
         st[sh.mem[word]] = value
@@ -316,7 +340,7 @@ class StepEncoder:
     # -- maps ----------------------------------------------------------------------------------
 
     def map(self, s: list, node: Node, v: StepVars) -> Case:
-        case = Case(z3.BoolVal(True), list(s))
+        case = Case(self.sh.boolval(True), list(s))
         st, sh, p = case.state, self.sh, self.p
         info = p.handles[node.handle]
         spec = info.colour
@@ -328,28 +352,30 @@ class StepEncoder:
             in_range = z3.ULT(v.colour, p.colour_count)
             allowed = in_range
             if spec == "user":
-                lives = [(s[sh.hstat[h]] == z3.BitVecVal(LIVE, 2), s[sh.hcol[h]])
+                lives = [(s[sh.hstat[h]] == self.sh.bv(LIVE, 2), s[sh.hcol[h]])
                          for h in self.lay.user_handles[info.page]]
                 if lives:
                     any_live = z3.Or([lv for lv, _ in lives])
                     some = z3.Or([z3.And(lv, v.colour == col) for lv, col in lives])
                     allowed = z3.If(any_live, some, in_range)
         case.requires.append(allowed)
-        st[sh.hstat[node.handle]] = z3.BitVecVal(LIVE, 2)
+        st[sh.hstat[node.handle]] = self.sh.bv(LIVE, 2)
         st[sh.hcol[node.handle]] = v.colour
         st[sh.reg[node.reg]] = self.handle_val(node.handle)
         return case
 
     def condition(self, s: list, c: LCond | None) -> z3.BoolRef:
+        # Recursive, unlike the passes over control graphs: the front end caps the nesting
+        # of condition operators at 64 (checker/front/nesting.py MAX_NESTING).
         assert c is not None
         if c.op == "pred":
             page = self.p.pages[c.page]
             if c.pred == "mapped":
-                return z3.Or([s[self.sh.hstat[h]] == z3.BitVecVal(LIVE, 2)
-                              for h in self.lay.user_handles[c.page]] or [False])
+                return self.sh.any_of([s[self.sh.hstat[h]] == self.sh.bv(LIVE, 2)
+                                    for h in self.lay.user_handles[c.page]])
             value = {"anon": page.kind == "anon", "file": page.kind == "file",
                      "highmem": page.highmem}[c.pred]
-            return z3.BoolVal(value)
+            return self.sh.boolval(value)
         if c.op == "flag":
             return s[self.sh.flag[self.sh.flags.index((c.page, c.flag))]]
         if c.op == "not":
@@ -368,7 +394,7 @@ class StepEncoder:
             for g, h, c in self.handle_cases(s, node.reg):
                 case = Case(g, list(s))
                 if h >= 0:
-                    self.apply(case, node, [(z3.BoolVal(True), p.handles[h].alias, c)])
+                    self.apply(case, node, [(self.sh.boolval(True), p.handles[h].alias, c)])
                 cases.append(case)
             return cases
         if node.target == "mapping":
@@ -377,7 +403,7 @@ class StepEncoder:
                 case = Case(g, list(s))
                 if self.through(case, t, node.reg, h):
                     alias = p.handles[h].alias
-                    self.apply(case, node, [(z3.BoolVal(True), alias, c)])
+                    self.apply(case, node, [(self.sh.boolval(True), alias, c)])
                 cases.append(case)
             return cases
         if node.page < 0:  # kernel(m), user(m), all(m): one case per handle m may hold
@@ -400,13 +426,13 @@ class StepEncoder:
     def page_maintenance(self, s: list, node: Node, page: int) -> list[Case]:
         """The case of a maintenance operation on kernel(page), user(page) or all(page)."""
         p = self.p
-        case = Case(z3.BoolVal(True), list(s))
+        case = Case(self.sh.boolval(True), list(s))
         if node.target == "kernel":
-            targets = [] if p.pages[page].highmem else [(z3.BoolVal(True), page, 0)]
+            targets = [] if p.pages[page].highmem else [(self.sh.boolval(True), page, 0)]
         elif node.target == "user":
             targets = []
             for h in self.lay.user_handles[page]:
-                live = s[self.sh.hstat[h]] == z3.BitVecVal(LIVE, 2)
+                live = s[self.sh.hstat[h]] == self.sh.bv(LIVE, 2)
                 alias = p.handles[h].alias
                 if p.levels and p.levels[0].indexing == "vipt":
                     for c in range(p.colour_count):
@@ -440,9 +466,9 @@ class StepEncoder:
         st, sh = case.state, self.sh
         if node.op == "purge_tlb":
             for alias in self.lay.page_aliases[page]:
-                st[sh.tlb[alias]] = z3.BoolVal(False)
+                st[sh.tlb[alias]] = self.sh.boolval(False)
             return
-        hits = [(z3.BoolVal(True), x, page, self.lay.slots[x].line)
+        hits = [(self.sh.boolval(True), x, page, self.lay.slots[x].line)
                 for x in self.lay.page_slots[page]]
         self.apply_slots(case, node.op, hits)
 
@@ -464,23 +490,21 @@ class StepEncoder:
 
 
 def _possible_handles(program: Program) -> list[list[int]]:
-    """For each register, every handle it may hold (-1: unbound), by a fixed point over the
-    nodes that write registers."""
+    """For each register, every handle it may hold (-1: unbound): what the map and mmap
+    sites put in it, and what moves copy into it, followed along the moves with a worklist
+    (a round-robin fixed point over the nodes took one round per move of a long chain)."""
     holds: list[set[int]] = [{h} if h >= 0 else {-1} for h in program.initial_registers]
-    for reg, h in enumerate(program.initial_registers):
-        if h < 0:
-            holds[reg] = {-1}
-    nodes = program.nodes
-    changed = True
-    while changed:
-        changed = False
-        for node in nodes:
-            new: set[int] = set()
-            if node.kind in ("map", "mmap"):
-                new = {node.handle}
-            elif node.kind == "move":
-                new = holds[node.reg2]
-            if node.kind in ("map", "mmap", "move") and not new <= holds[node.reg]:
-                holds[node.reg] |= new
-                changed = True
+    copies_to: dict[int, set[int]] = {}  # register -> registers a move copies it into
+    for node in program.nodes:
+        if node.kind in ("map", "mmap"):
+            holds[node.reg].add(node.handle)
+        elif node.kind == "move":
+            copies_to.setdefault(node.reg2, set()).add(node.reg)
+    pending = sorted(copies_to)
+    while pending:
+        src = pending.pop()
+        for dst in sorted(copies_to.get(src, ())):
+            if not holds[src] <= holds[dst]:
+                holds[dst] |= holds[src]
+                pending.append(dst)
     return [sorted(h) for h in holds]

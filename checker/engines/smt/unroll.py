@@ -8,12 +8,13 @@ exact environment relation this makes the unrolling complete (docs/engines.md).
 
 from __future__ import annotations
 
-import functools
+import time
 from dataclasses import dataclass
 
 import z3
 
 from checker.engines.smt.environment import environment
+from checker.engines.smt.graph import postorder
 from checker.engines.smt.shape import Shape
 from checker.engines.smt.shape import bits_for as shape_bits
 from checker.engines.smt.step import StepEncoder, StepVars
@@ -23,32 +24,73 @@ from checker.machine.state import LIVE, Layout
 SILENT = ("move", "choice")
 
 
-def thread_nodes(program: Program, t: int) -> list[int]:
-    """The non-silent nodes thread t can stand at."""
+def _longest_from(program: Program) -> dict[int, int]:
+    """For every node any thread reaches: the most thread steps from it to the end."""
     nodes = program.nodes
-    seen: set[int] = set()
-    stack = [program.threads[t].entry]
-    while stack:
-        pc = stack.pop()
-        if pc == END or pc in seen:
-            continue
-        seen.add(pc)
-        stack.extend(nodes[pc].next)
-    return sorted(pc for pc in seen if nodes[pc].kind not in SILENT)
+    # Successors before the node itself, without recursion (a thread of a few hundred
+    # steps passed Python's recursion limit; the language allows 50,000).
+    longest: dict[int, int] = {END: 0}
+    for pc in postorder([code.entry for code in program.threads], lambda pc: nodes[pc].next):
+        here = 0 if nodes[pc].kind in SILENT else 1
+        longest[pc] = here + max(longest[n] for n in nodes[pc].next)
+    return longest
 
 
 def step_bound(program: Program) -> int:
     """The most thread steps one execution can take."""
+    longest = _longest_from(program)
+    return sum(longest[code.entry] for code in program.threads)
+
+
+def step_windows(program: Program) -> list[dict[int, tuple[int, int | None]]]:
+    """For each thread, each non-silent node it can stand at, and the first and last BMC
+    step (counted from 0) at which it can stand there; None: no last step.
+
+    Why these bounds hold (docs/engines.md, "Which nodes a step encodes"): a thread standing
+    at `pc` at step k has taken j of the k thread steps, where j is the length of some path
+    from its entry to `pc`, so j >= the shortest such path, and k >= j. Unless the run has
+    idled, the other k - j steps were other threads' steps, at most the sum of their
+    longest paths, so k <= the longest such path plus that sum. A run idles only when no
+    thread can move, and then idles for good (the environment changes no signal, lock or
+    pc), so a thread that idles stands at a `wait` or `lock` (or has ended): those nodes
+    get no last step.
+    """
     nodes = program.nodes
+    longest = _longest_from(program)
+    bound = sum(longest[code.entry] for code in program.threads)
+    windows = []
+    for code in program.threads:
+        others = bound - longest[code.entry]
+        order = postorder([code.entry], lambda pc: nodes[pc].next)
+        fewest: dict[int, int] = {code.entry: 0}  # thread steps taken before standing at pc
+        most: dict[int, int] = {code.entry: 0}
+        for pc in reversed(order):  # every node after all of its predecessors
+            here = 0 if nodes[pc].kind in SILENT else 1
+            for n in nodes[pc].next:
+                if n != END:
+                    fewest[n] = min(fewest.get(n, fewest[pc] + here), fewest[pc] + here)
+                    most[n] = max(most.get(n, 0), most[pc] + here)
+        windows.append({
+            pc: (fewest[pc], None if nodes[pc].kind in ("wait", "lock") else most[pc] + others)
+            for pc in order if nodes[pc].kind not in SILENT
+        })
+    return windows
 
-    @functools.cache
-    def longest(pc: int) -> int:
-        if pc == END:
-            return 0
-        here = 0 if nodes[pc].kind in SILENT else 1
-        return here + max(longest(n) for n in nodes[pc].next)
 
-    return sum(longest(code.entry) for code in program.threads)
+class OutOfTime(Exception):
+    """The deadline passed while the unrolling was being built."""
+
+
+class Clock:
+    """Checks the check's deadline (a time.monotonic() value) while the unrolling is built:
+    building alone took minutes and gigabytes on large programs, past any --timeout."""
+
+    def __init__(self, deadline: float | None) -> None:
+        self.deadline = deadline
+
+    def tick(self) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise OutOfTime
 
 
 @dataclass
@@ -64,7 +106,10 @@ class Unrolling:
     ran: dict[int, list[z3.BoolRef]]  # maintenance node -> per step: it runs at that step
 
 
-def unroll(program: Program, layout: Layout, shape: Shape) -> Unrolling:
+def unroll(program: Program, layout: Layout, shape: Shape,
+           deadline: float | None = None) -> Unrolling:
+    """The unrolling; raises OutOfTime once `deadline` (time.monotonic()) has passed."""
+    clock = Clock(deadline)
     enc = StepEncoder(program, layout, shape)
     n_threads = len(program.threads)
     bound = step_bound(program)
@@ -74,34 +119,43 @@ def unroll(program: Program, layout: Layout, shape: Shape) -> Unrolling:
     states, envs, selected = [s0], [], []
     findings: dict[str, list] = {"stale_read": [], "use_after_unmap": [], "deadlock": [],
                                  "lost_write": []}
-    per_thread = [thread_nodes(program, t) for t in range(n_threads)]
+    windows = step_windows(program)
+    per_thread = [sorted(w) for w in windows]
     # The `either` path variable must hold every path number (a narrower one wraps around
     # and silently loses paths: a vacuous "safe").
     widest = max([len(enc.paths(nxt)) for node in program.nodes for nxt in node.next] or [1])
     choice_bits = shape_bits(widest)
     ran: dict[int, list] = {}
     for k in range(bound + 1):
+        clock.tick()
         s = states[k]
         done = [s[shape.pc[t]] == enc.pc_val(END) for t in range(n_threads)]
         findings["lost_write"].append(z3.And(*done, lost(program, layout, shape, s)))
         if k == bound:
-            findings["deadlock"].append(z3.BoolVal(False))
+            findings["deadlock"].append(shape.boolval(False))
             break
-        e, env_cons = environment(program, layout, shape, s, str(k))
+        e, env_cons = environment(program, layout, shape, s, str(k), clock.tick)
         constraints.extend(env_cons)
         envs.append(e)
-        sel = z3.BitVec(f"sel@{k}", tbits)
+        sel = shape.bv_var(f"sel@{k}", tbits)
         selected.append(sel)
         v = StepVars(
-            z3.BitVec(f"choice@{k}", choice_bits),
-            z3.BitVec(f"colour@{k}", shape.sorts.colour),
-            z3.BitVec(f"dma@{k}", shape.sorts.value),
+            shape.bv_var(f"choice@{k}", choice_bits),
+            shape.bv_var(f"colour@{k}", shape.sorts.colour),
+            shape.bv_var(f"dma@{k}", shape.sorts.value),
         )
         cases = []
         enabled = []
         for t in range(n_threads):
             can = []
+            # Only the nodes thread t can stand at in step k (step_windows): every other
+            # node's cases would have a false guard, and a long thread made the unrolling
+            # quadratic in its length.
             for pc in per_thread[t]:
+                first, last = windows[t][pc]
+                if k < first or (last is not None and k > last):
+                    continue
+                clock.tick()
                 at = e[shape.pc[t]] == enc.pc_val(pc)
                 can.append(z3.And(at, enc.enabled(e, t, pc)))
                 here = z3.And(sel == t, at)
@@ -113,7 +167,7 @@ def unroll(program: Program, layout: Layout, shape: Shape) -> Unrolling:
                     c.guard = z3.And(here, c.guard)
                     constraints.extend(z3.Implies(c.guard, r) for r in c.requires)
                 cases.extend(node_cases)
-            enabled.append(z3.Or(can) if can else z3.BoolVal(False))
+            enabled.append(shape.any_of(can))
             constraints.append(z3.Implies(sel == t, enabled[t]))
         idle = sel == n_threads
         constraints.append(z3.ULE(sel, n_threads))
@@ -122,7 +176,7 @@ def unroll(program: Program, layout: Layout, shape: Shape) -> Unrolling:
                                            z3.Not(z3.Or(enabled))))
         for kind in ("stale_read", "use_after_unmap"):
             hits = [z3.And(c.guard, c.findings[kind]) for c in cases if kind in c.findings]
-            findings[kind].append(z3.Or(hits) if hits else z3.BoolVal(False))
+            findings[kind].append(shape.any_of(hits))
         states.append(merge(e, cases))
     return Unrolling(states, envs, selected, findings, constraints, bound, ran)
 
@@ -158,7 +212,7 @@ def initial(program: Program, layout: Layout, shape: Shape, enc: StepEncoder, s:
         if r not in moved:
             cons.append(s[sh.reg[r]] == enc.handle_val(h))
     for h, info in enumerate(program.handles):
-        cons.append(s[sh.hstat[h]] == z3.BitVecVal(LIVE if info.declared else 0, 2))
+        cons.append(s[sh.hstat[h]] == shape.bv(LIVE if info.declared else 0, 2))
         col = s[sh.hcol[h]]
         if info.declared and info.colour is None:
             cons.append(z3.ULT(col, program.colour_count))
@@ -205,8 +259,7 @@ def _start_colour_symmetry(program: Program, shape: Shape, s: list) -> list:
     for i, h in enumerate(anys):
         for j in range(1, len(free)):
             earlier = [s[shape.hcol[e]] == free[j - 1] for e in anys[:i]]
-            cons.append(z3.Implies(s[shape.hcol[h]] == free[j], z3.Or(earlier) if earlier
-                                   else z3.BoolVal(False)))
+            cons.append(z3.Implies(s[shape.hcol[h]] == free[j], shape.any_of(earlier)))
     return cons
 
 
@@ -218,13 +271,13 @@ def _declared_reach(program: Program, layout: Layout, shape: Shape, s: list, slo
         if not info.declared or info.page != slot.page:
             continue
         if indexing == "pipt":
-            reach.append(z3.BoolVal(True))
+            reach.append(shape.boolval(True))
         elif indexing == "vivt":
-            reach.append(z3.BoolVal(info.alias == slot.key))
+            reach.append(shape.boolval(info.alias == slot.key))
         else:
             width = layout.level_width[slot.level]
             reach.append(shape.colour_mod(s[shape.hcol[h]], width) == slot.key)
-    return z3.Or(reach) if reach else z3.BoolVal(False)
+    return shape.any_of(reach)
 
 
 def lost(program: Program, layout: Layout, shape: Shape, s: list) -> z3.BoolRef:
@@ -236,7 +289,7 @@ def lost(program: Program, layout: Layout, shape: Shape, s: list) -> z3.BoolRef:
         for o, w in enumerate(layout.line_words(page, line)):
             wrong = [z3.And(d, s[sh.data[x][o]] != s[sh.last[w]]) for d, x in zip(dirty, slots,
                                                                                strict=True)]
-            none_dirty = z3.Not(z3.Or(dirty)) if dirty else z3.BoolVal(True)
+            none_dirty = z3.Not(sh.any_of(dirty))
             wrong.append(z3.And(none_dirty, s[sh.mem[w]] != s[sh.last[w]]))
             out.append(z3.Or(wrong))
-    return z3.Or(out) if out else z3.BoolVal(False)
+    return sh.any_of(out)
