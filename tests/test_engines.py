@@ -299,3 +299,44 @@ def test_the_state_limit_holds_while_start_states_are_built(reduce, tmp_path) ->
     outcome = explicit.search(program, 10, reduce=reduce)
     assert not outcome.complete and outcome.states == 11
     assert outcome.reason == "more than 10 states (--max-states)"
+
+
+def _either_chain(n: int) -> str:
+    chain = "\n".join("        either { } or { }" for _ in range(n))
+    return f"""
+protocol chain {{
+    page p anon
+    mapping u = user(p)
+    thread kernel {{
+        k = kmap(p)
+{chain}
+        write k[0]
+        kunmap(k)
+        signal done
+    }}
+    thread user {{
+        wait done
+        read u[0]
+    }}
+}}
+"""
+
+
+@pytest.mark.parametrize("n", [40, 1500])
+def test_a_chain_of_eithers_settles_in_linear_time(n, tmp_path) -> None:
+    # Each `either` doubles the ways through the chain, but they all end at the same node:
+    # settling once walked all 2^n (and recursed per
+    # choice, so 1,500 of them were a RecursionError) in semantics.py and in flat.py alike.
+    path = tmp_path / "chain.flow"
+    path.write_text(_either_chain(n))
+    library = load_files([str(path)]).library
+    program = lower(library.protocols[0], library.arches["arm_v6"])
+    reduced = explicit.search(program, 10**6, reduce=True)
+    plain = explicit.search(program, 10**6, reduce=False)
+    oracle = reference.search(program, 10**6)
+    assert reduced.complete and plain.complete and oracle.complete
+    assert plain.states == oracle.states
+    assert sorted(reduced.witnesses) == sorted(plain.witnesses) == sorted(oracle.witnesses)
+    sem = Semantics(program)
+    for witness in reduced.witnesses.values():
+        replay(sem, witness)

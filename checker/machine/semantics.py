@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from checker.machine.program import END, LCond, Node, Program
+from checker.machine.silent import apply_moves, silent_paths
 from checker.machine.state import ENDED, LIVE, Layout, State
 
 
@@ -281,24 +282,19 @@ class Semantics:
     # -- executing one node ----------------------------------------------------------------
 
     def _settle(self, w: _Work, t: int) -> list[_Work]:
-        """Run the silent nodes (move, choice) after a step; a choice forks."""
+        """Run the silent nodes (move, choice) after a step; a choice forks (silent.py: each
+        distinct outcome once)."""
         pc = w.pcs[t]
-        while pc != END:
-            node = self.nodes[pc]
-            if node.kind == "move":
-                w.regs[node.reg] = w.regs[node.reg2]
-                pc = node.next[0]
-            elif node.kind == "choice":
-                forks = []
-                for branch in node.next:
-                    w2 = w.copy()
-                    w2.pcs[t] = branch
-                    forks.extend(self._settle(w2, t))
-                return forks
-            else:
-                break
-        w.pcs[t] = pc
-        return [w]
+        if pc == END:
+            return [w]
+        paths = silent_paths(self.nodes, pc)
+        forks = []
+        for at, moves in paths:
+            w2 = w.copy() if len(paths) > 1 else w
+            apply_moves(w2.regs, 0, moves)
+            w2.pcs[t] = at
+            forks.append(w2)
+        return forks
 
     def _execute(self, state: State, t: int, node: Node) -> list[tuple[tuple, _Work]]:
         w = _Work(state)

@@ -23,7 +23,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from checker.engines.explicit.steps import KIND_BITS, STALE, UNMAPPED, Steps, Work
-from checker.machine.program import END, LCond, Program
+from checker.machine.program import LCond, Program
+from checker.machine.silent import apply_moves, silent_paths
 from checker.machine.state import LIVE, Layout, State
 
 
@@ -92,7 +93,7 @@ class FlatMachine(Steps):
         # an order that follows colours (order_colour) or handles or aliases (order_thread).
         self.order_colour = False
         self.order_thread = False
-        self._settle = [self._settle_paths(pc) for pc in range(len(p.nodes))]
+        self._settle = [silent_paths(p.nodes, pc) for pc in range(len(p.nodes))]
         self._handlers = [self._handler(node) for node in p.nodes]
         self._touch = [self._touches(node) for node in p.nodes]
         # Steps that read and write nothing shared: `nop`, and a test of a page's kind.
@@ -334,29 +335,6 @@ class FlatMachine(Steps):
 
     # -- silent nodes ----------------------------------------------------------------------
 
-    def _settle_paths(self, pc: int) -> tuple[tuple[int, tuple[tuple[int, int], ...]], ...]:
-        """Where a thread at `pc` stops after the silent nodes (move, choice): each reachable
-        stopping pc with the register moves on the way, in the order semantics.py forks."""
-        nodes = self.nodes
-        paths: list[tuple[int, tuple[tuple[int, int], ...]]] = []
-
-        def walk(at: int, moves: tuple[tuple[int, int], ...]) -> None:
-            while at != END:
-                node = nodes[at]
-                if node.kind == "move":
-                    moves = (*moves, (node.reg, node.reg2))
-                    at = node.next[0]
-                elif node.kind == "choice":
-                    for branch in node.next:
-                        walk(branch, moves)
-                    return
-                else:
-                    break
-            paths.append((at, moves))
-
-        walk(pc, ())
-        return tuple(paths)
-
     def _settle_work(self, w: Work, t: int) -> list[Work]:
         pcv = w[self.PC + t]
         if not pcv:
@@ -369,8 +347,7 @@ class FlatMachine(Steps):
         REG = self.REG
         for at, moves in paths:
             w2 = self.thaw(w) if len(paths) > 1 else w
-            for dst, src in moves:
-                w2[REG + dst] = w2[REG + src]
+            apply_moves(w2, REG, moves)
             w2[self.PC + t] = at + 1
             out.append(w2)
         return out
