@@ -100,8 +100,9 @@ def run_engine(
     if options.engine == "z3":
         from checker.engines.smt.solve import search_z3  # z3 loads only when used
 
+        memory = None if options.max_memory is None else options.max_memory << 20
         try:
-            return search_z3(program, deadline, maintenance), "z3"
+            return search_z3(program, deadline, maintenance, memory), "z3"
         except Unsupported:
             engine = "explicit (multi-level caches)"
             return _explicit(program, options, deadline, maintenance, progress), engine

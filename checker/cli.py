@@ -85,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive(int),
         default=None,
         metavar="MB",
-        help="explicit engine: give up on one check (inconclusive) when this process holds "
+        help="give up on one check (inconclusive) when this process (the Z3 solver's "
+        "memory included) holds "
         "more than MB megabytes (default: 60%% of this machine's memory, shared by the "
         "--jobs workers)",
     )

@@ -17,7 +17,7 @@ from checker.cli import run
 from checker.engines.smt.shape import Shape
 from checker.engines.smt.solve import search_z3
 from checker.engines.smt.step import StepEncoder
-from checker.engines.smt.unroll import OutOfTime, step_bound, step_windows, unroll
+from checker.engines.smt.unroll import OutOfBudget, step_bound, step_windows, unroll
 from checker.front.load import load_files
 from checker.machine.lower import lower
 from checker.machine.program import END
@@ -151,7 +151,7 @@ def test_a_deadline_stops_the_unrolling(tmp_path: Path) -> None:
     protocol, arch = _program(tmp_path, _wide(6, 60), "parisc")
     program = lower(protocol, arch)
     layout = Layout(program)
-    with pytest.raises(OutOfTime):
+    with pytest.raises(OutOfBudget):
         unroll(program, layout, Shape(program, layout, z3.Context()), time.monotonic() - 1)
     for deadline in (time.monotonic() - 1, time.monotonic() + 0.5):
         outcome = search_z3(program, deadline)
@@ -225,3 +225,13 @@ def test_a_witness_depends_on_its_program_alone() -> None:
     search_z3(other)
     assert search_z3(target) == first
     assert search_z3(target, time.monotonic() + 600) == first
+
+
+def test_the_memory_limit_stops_the_z3_engine_too() -> None:
+    # A limit already passed (1 MB: the process holds far more) ends the check at once,
+    # with --max-memory's reason, as it does the explicit search.
+    library = load_files([str(REPO / "specs/set_bit_to_user.flow")]).library
+    result = check(library.protocols[0], library.arches["arm_v6"],
+                   CheckOptions(engine="z3", max_memory=1))
+    assert not result.complete
+    assert result.reason == "more than 1 MB of memory (--max-memory)"

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import gc
 import itertools
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 from checker.engines.explicit.dead import DeadLines
 from checker.engines.explicit.flat import KIND_BITS, FlatMachine
 from checker.engines.explicit.symmetry import ColourSymmetry, ThreadSymmetry
+from checker.engines.memory import over_memory, resident_bytes
 from checker.engines.reference import SearchOutcome, Witness
 from checker.machine.program import Program
 from checker.machine.semantics import Label, Semantics
@@ -206,7 +206,7 @@ class _Search:
             self._shown = now
             self.progress(Progress(len(self.states), len(self.states) - i, now - started))
         if self.max_memory is not None and resident_bytes() > self.max_memory:
-            return f"more than {self.max_memory >> 20:,} MB of memory (--max-memory)"
+            return over_memory(self.max_memory)
         return ""
 
     def _broken(self) -> bool:
@@ -310,18 +310,3 @@ def _normaliser(colours: ColourSymmetry | None, threads: ThreadSymmetry | None,
         return s
 
     return normalise
-
-
-def resident_bytes() -> int:
-    """This process's resident memory (Linux /proc; 0 where it cannot be read)."""
-    try:
-        with open("/proc/self/statm", "rb") as f:
-            return int(f.read().split()[1]) * _PAGE_SIZE
-    except (OSError, ValueError, IndexError):
-        return 0
-
-
-try:
-    _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
-except (ValueError, OSError, AttributeError):
-    _PAGE_SIZE = 4096

@@ -14,10 +14,18 @@ from collections import deque
 
 import z3
 
+from checker.engines.memory import over_memory, resident_bytes
 from checker.engines.reference import SearchOutcome, Witness
 from checker.engines.smt import DecodeError
 from checker.engines.smt.shape import Shape
-from checker.engines.smt.unroll import Clock, OutOfTime, Unrolling, step_bound, unroll
+from checker.engines.smt.unroll import (
+    OUT_OF_TIME,
+    Clock,
+    OutOfBudget,
+    Unrolling,
+    step_bound,
+    unroll,
+)
 from checker.machine.program import Program
 from checker.machine.semantics import Finding, Label, Semantics
 from checker.machine.state import Layout, State
@@ -26,22 +34,23 @@ KINDS = ("stale_read", "use_after_unmap", "deadlock", "lost_write")
 
 
 def search_z3(
-    program: Program, deadline: float | None = None, maintenance: bool = True
+    program: Program, deadline: float | None = None, maintenance: bool = True,
+    max_memory: int | None = None,
 ) -> SearchOutcome:
     """Decide, for each kind, whether some execution shows it; a witness for those that do.
-    Past `deadline` (time.monotonic()), while building, solving or decoding, the outcome is
-    incomplete: "out of time (--timeout)"."""
+    Past `deadline` (time.monotonic()) or `max_memory` bytes of this process, while
+    building, solving or decoding, the outcome is incomplete, and says which."""
     layout = Layout(program)
     # A context of its own for every check: the witness z3 picks must depend on this
     # program alone, not on what earlier checks left in z3's global context (Shape).
     shape = Shape(program, layout, z3.Context())
     try:
-        unrolled = unroll(program, layout, shape, deadline)
-    except OutOfTime:
-        return SearchOutcome({}, step_bound(program), False, OUT_OF_TIME)
-    queries = _Queries(unrolled.constraints, deadline, shape.ctx)
+        unrolled = unroll(program, layout, shape, deadline, max_memory)
+    except OutOfBudget as stop:
+        return SearchOutcome({}, step_bound(program), False, stop.reason)
+    queries = _Queries(unrolled.constraints, deadline, shape.ctx, max_memory)
     sem = Semantics(program)
-    clock = Clock(deadline)
+    clock = Clock(deadline, max_memory)
     # Vacuity: the unrolling must have executions at all, or every answer below would be
     # a meaningless "never" (perf-notes.md: an encoding bug once made every model safe).
     vacuity = queries.ask(shape.boolval(True))
@@ -66,8 +75,8 @@ def search_z3(
                                  queries.gave_up(f"could not decide {kind}"))
         try:
             witnesses[kind] = _decode(queries.model, unrolled, shape, sem, kind, first, clock)
-        except OutOfTime:
-            return SearchOutcome(witnesses, unrolled.bound, False, OUT_OF_TIME)
+        except OutOfBudget as stop:
+            return SearchOutcome(witnesses, unrolled.bound, False, stop.reason)
     maintained: set = set()
     if witnesses or not maintenance:
         return SearchOutcome(witnesses, unrolled.bound, True)
@@ -84,17 +93,16 @@ def search_z3(
     return SearchOutcome(witnesses, unrolled.bound, True, "", frozenset(maintained))
 
 
-OUT_OF_TIME = "out of time (--timeout)"  # as the explicit engine says it
-
-
 class _Queries:
     """Each question to a fresh solver: on this encoding, reusing one solver (with
     assumption literals or push/pop) was up to 15x slower (docs/engines.md)."""
 
-    def __init__(self, constraints: list, deadline: float | None, ctx: z3.Context) -> None:
+    def __init__(self, constraints: list, deadline: float | None, ctx: z3.Context,
+                 max_memory: int | None = None) -> None:
         self.constraints = constraints
         self.deadline = deadline  # time.monotonic() past which every answer is unknown
         self.ctx = ctx
+        self.max_memory = max_memory  # bytes of this process, the solver's included
         self.model: z3.ModelRef | None = None
         self.reason = ""
 
@@ -109,6 +117,10 @@ class _Queries:
                 self.reason = OUT_OF_TIME
                 return z3.unknown
             solver.set("timeout", left_ms)
+        if self.max_memory is not None:
+            # The solver stops (unknown) past what is left of the limit; at least 1 MB.
+            left_mb = max(1, (self.max_memory - resident_bytes()) >> 20)
+            solver.set("max_memory", left_mb)
         solver.add(*self.constraints)
         solver.add(goal)
         answer = solver.check()
@@ -123,6 +135,9 @@ class _Queries:
         says it, or the solver's own reason."""
         if self.deadline is not None and time.monotonic() >= self.deadline:
             return OUT_OF_TIME
+        if self.max_memory is not None and (resident_bytes() > self.max_memory
+                                            or "memory" in self.reason):
+            return over_memory(self.max_memory)
         return f"the solver {what}: {self.reason}"
 
 
@@ -156,7 +171,7 @@ def _decode(model, u: Unrolling, shape: Shape, sem: Semantics, kind: str, at: in
             clock: Clock) -> Witness:
     """Labels for the reference interpreter: environment events found by a small search
     between each decoded pair of states, and the thread step matching the next state
-    (OutOfTime once the clock's deadline has passed)."""
+    (OutOfBudget once the clock's deadline or memory limit has passed)."""
     state = shape.decode(model, u.states[0])
     start = state
     labels: list[Label] = []

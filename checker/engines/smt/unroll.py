@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import z3
 
+from checker.engines.memory import over_memory, resident_bytes
 from checker.engines.smt.environment import environment
 from checker.engines.smt.graph import postorder
 from checker.engines.smt.shape import Shape
@@ -77,20 +78,35 @@ def step_windows(program: Program) -> list[dict[int, tuple[int, int | None]]]:
     return windows
 
 
-class OutOfTime(Exception):
-    """The deadline passed while the unrolling was being built."""
+OUT_OF_TIME = "out of time (--timeout)"  # as the explicit engine says it
+
+
+class OutOfBudget(Exception):
+    """The deadline passed, or the process passed --max-memory, while the unrolling was
+    built or a model decoded; `reason` says which."""
+
+    def __init__(self, reason: str = OUT_OF_TIME) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class Clock:
-    """Checks the check's deadline (a time.monotonic() value) while the unrolling is built:
-    building alone took minutes and gigabytes on large programs, past any --timeout."""
+    """Checks the check's deadline (a time.monotonic() value) and, every 256 ticks, its
+    memory limit (bytes) while the unrolling is built: building alone took minutes and
+    gigabytes on large programs, past any --timeout."""
 
-    def __init__(self, deadline: float | None) -> None:
+    def __init__(self, deadline: float | None, max_memory: int | None = None) -> None:
         self.deadline = deadline
+        self.max_memory = max_memory
+        self.ticks = 0
 
     def tick(self) -> None:
         if self.deadline is not None and time.monotonic() > self.deadline:
-            raise OutOfTime
+            raise OutOfBudget
+        self.ticks += 1
+        if (self.max_memory is not None and not self.ticks & 255
+                and resident_bytes() > self.max_memory):
+            raise OutOfBudget(over_memory(self.max_memory))
 
 
 @dataclass
@@ -107,9 +123,10 @@ class Unrolling:
 
 
 def unroll(program: Program, layout: Layout, shape: Shape,
-           deadline: float | None = None) -> Unrolling:
-    """The unrolling; raises OutOfTime once `deadline` (time.monotonic()) has passed."""
-    clock = Clock(deadline)
+           deadline: float | None = None, max_memory: int | None = None) -> Unrolling:
+    """The unrolling; raises OutOfBudget once `deadline` (time.monotonic()) has passed or
+    the process holds more than `max_memory` bytes."""
+    clock = Clock(deadline, max_memory)
     enc = StepEncoder(program, layout, shape)
     n_threads = len(program.threads)
     bound = step_bound(program)
