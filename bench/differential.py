@@ -17,14 +17,17 @@ explicit search passes --max-states, or that either engine leaves inconclusive w
 A second batch runs arches of two levels (victim_fill included) on the explicit engine only
 (the Z3 engine models one level): there every counterexample is replayed, nothing compared.
 
-The figures go into bench/RESULTS.md between the `differential` markers (bench/run.py keeps
-that section); each disagreement is written to bench/disagreements/ as the repr of the case,
+Each run adds its figures to bench/differential_batches.json (the ledger of every batch, so
+that runs with other seeds add up), and the section between the `differential` markers of
+bench/RESULTS.md shows them all (bench/run.py keeps that section); `--no-write` only prints.
+Each disagreement is written to bench/disagreements/ as the repr of the case,
 to become a regression test.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -154,29 +157,56 @@ def _table(
         "cases with a redundant statement."
 
 
-def write_results(sections: list[tuple[str, list[dict], float, bool]], argv: str) -> str:
+LEDGER = ROOT / "bench" / "differential_batches.json"
+
+
+def batch_record(sections: list[tuple[str, list[dict], float, bool]], argv: str,
+                 seed: int) -> dict:
+    """One run's figures as the ledger keeps them: its table rows, verdict lines and counts."""
     rows, kinds = [], []
+    totals: Counter = Counter()
     for label, records, seconds, compare in sections:
-        row, kind = _table(label, records, seconds, compare)
+        row, kind = _table(f"{label}, seed {seed}", records, seconds, compare)
         rows += row
         kinds.append(kind)
-    text = "\n".join([
+        counts = Counter(r["outcome"] for r in records)
+        totals["cases"] += len(records)
+        totals["judged"] += counts["agree"] + counts["replayed"]
+        totals["disagree"] += counts["disagree"]
+        if compare:
+            totals["compared"] += len(records)
+    return {"argv": argv, "rows": rows, "kinds": kinds, **totals}
+
+
+def render_results(batches: list[dict]) -> str:
+    """The section: every batch run so far (the ledger), and their totals."""
+    compared = sum(b.get("compared", 0) for b in batches)
+    judged = sum(b.get("judged", 0) for b in batches)
+    disagree = sum(b.get("disagree", 0) for b in batches)
+    return "\n".join([
         "## Differential run: explicit and Z3 engines on random cases",
         "",
-        f"`python bench/differential.py {argv}` (bench/differential.py says what is "
-        "generated). Agree: same finding kinds and same redundant statements with the same "
-        "dependencies, every counterexample replayed. Skipped: over the state cap or "
-        "inconclusive within the time-out, so not judged. CPU times are summed over "
-        "workers.",
+        "Batches so far (each row one `python bench/differential.py` run; its command is "
+        "listed below; bench/differential_batches.json keeps them, and a new run adds its "
+        f"rows): {compared:,} cases run on both engines, {judged:,} judged in all, "
+        f"{disagree} disagreements. bench/differential.py says what is generated. Agree: same "
+        "finding kinds and same redundant statements with the same dependencies, every "
+        "counterexample replayed. Skipped: over the state cap or inconclusive within the "
+        "time-out, so not judged. CPU times are summed over workers.",
         "",
         "| batch | cases | agree | replayed only | disagree | skipped | wall | explicit CPU "
         "| z3 CPU | states median / max |",
         "|---|---|---|---|---|---|---|---|---|---|",
-        *rows,
+        *(row for b in batches for row in b["rows"]),
+        "",
+        "Commands:",
+        "",
+        *(f"- `python bench/differential.py {b['argv']}`" + (f" ({b['note']})" if b.get("note")
+                                                            else "") for b in batches),
         "",
         "Verdicts among the judged cases:",
         "",
-        *kinds,
+        *(kind for b in batches for kind in b["kinds"]),
         "",
         "Failures found by earlier runs, each now a regression test: the Z3 engine crashed "
         "(IndexError) building a copy for two handles of pages of different sizes that never "
@@ -185,7 +215,10 @@ def write_results(sections: list[tuple[str, list[dict], float, bool]], argv: str
         "wrapping past 256 paths (tests/litmus/regress_wide_either.flow) and the other "
         "tests/litmus/regress_*.flow cases.",
     ])
-    return write_section("differential", text)
+
+
+def load_ledger() -> list[dict]:
+    return json.loads(LEDGER.read_text(encoding="utf-8")) if LEDGER.exists() else []
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -212,8 +245,12 @@ def main(argv: list[str] | None = None) -> int:
         sections.append((label, records, time.perf_counter() - start, compare))
         failures += _save_disagreements(cases, records, "one" if compare else "two", args.seed)
     shown = " ".join(a for a in (argv if argv is not None else sys.argv[1:]))
-    text = write_results(sections, shown) if not args.no_write else ""
-    print(text or "\n".join(str(s[0]) for s in sections))
+    batches = [*load_ledger(), batch_record(sections, shown, args.seed)]
+    text = render_results(batches)
+    if not args.no_write:
+        LEDGER.write_text(json.dumps(batches, indent=1) + "\n", encoding="utf-8")
+        write_section("differential", text)
+    print(text)  # with --no-write too: the figures are not lost
     return 1 if failures else 0
 
 

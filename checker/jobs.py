@@ -3,7 +3,9 @@
 Results come back in the order the checks were listed whatever the number of workers, so the
 output does not depend on `--jobs`. A worker receives only (protocol index, arch name) pairs.
 It has the loaded files already when it was forked from this process; otherwise (the spawn
-and forkserver start methods) it loads the same files itself, which is deterministic.
+and forkserver start methods) it parses the texts this process read, which is deterministic.
+Workers end with this process: it kills them on an error, Ctrl-C, SIGTERM or a closed
+output pipe, and on Linux the kernel kills them if it dies outright (_die_with).
 
 A worker sends back only what this process cannot rebuild: the result without its protocol,
 arch and program. This process puts its own protocol and arch back, and lowers the program
