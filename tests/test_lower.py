@@ -7,6 +7,7 @@ from pathlib import Path
 
 from helpers import load_text
 
+from checker.errors import FlowError
 from checker.front.source import Span
 from checker.machine.lower import lower
 
@@ -82,3 +83,88 @@ def test_dropped_statements_lose_their_maintenance_only(tmp_path: Path) -> None:
     assert kinds(dropped).count("write") == 3
     # With all its maintenance gone, the call still shows as a step.
     assert "helper()" in [n.text for n in walk(dropped) if n.kind == "nop"]
+
+
+FLAGS = """
+arch hooked {
+    cache L1 vipt colours 2
+    fn kmap(p: page) -> mapping { return map p colour linear }
+    fn touch(m: mapping) { set m.seen }
+    fn test(m: mapping) { if highmem(m) and m.seen { flush m } }
+    fn use_flags(a: page, b: page, c: page) {
+        clear a.clean; clear b.anon_seen; clear a.via_handle; clear b.via_handle
+        set c.clean
+    }
+    on user_map(p: page) {
+        if file(p) { set p.clean } else { set p.anon_seen }
+        k = map p colour 1
+        set k.via_handle
+        unmap k
+        if not p.seen { clear p.clean }
+    }
+}
+arch forked extends hooked {
+    on user_map(p: page) { either { set p.clean } or { } }
+}
+protocol p {
+    page a file
+    page b
+    page c highmem
+    mapping ua = user(a)
+    mapping ub = user(b)
+    thread t {
+        ka = kmap(a); kc = kmap(c)
+        touch(ka); test(kc); test(ka)
+        use_flags(a, b, c)
+    }
+}
+"""
+
+
+def test_start_flags_run_the_user_map_hook_once_per_mapped_page(tmp_path: Path) -> None:
+    library = load_text(tmp_path, FLAGS)
+    program = lower(library.protocols[0], library.arches["hooked"])
+    a, b = 0, 1
+    # Per page with a declared mapping (a file page, an anon page), the hook's flag
+    # operations, its conditions included (`seen` is clear, so `clean` is cleared again);
+    # nothing for page c, which has none. A flag set through the hook's own mapping lands
+    # on the page behind it.
+    assert program.start_flags == (
+        frozenset({(a, "via_handle"), (b, "anon_seen"), (b, "via_handle")}),
+    )
+    # The hook's `map` added no alias to the program: one per page, and none for the hook.
+    # (3 linear aliases and 2 declared mappings; the thread's kmaps are linear.)
+    assert len(program.aliases) == 3 + 2
+
+
+def test_start_flags_of_a_hook_with_a_choice_are_each_a_start(tmp_path: Path) -> None:
+    library = load_text(tmp_path, FLAGS)
+    program = lower(library.protocols[0], library.arches["forked"])
+    # Two mapped pages, each with or without `clean`; only flags the program uses count
+    # (it clears a.clean and sets c.clean, so b.clean, never tested, is dropped).
+    assert sorted(sorted(f) for f in program.start_flags) == [[], [(0, "clean")]]
+
+
+def test_conditions_on_a_mapping_ask_about_its_page(tmp_path: Path) -> None:
+    library = load_text(tmp_path, FLAGS)
+    program = lower(library.protocols[0], library.arches["hooked"])
+    sets = [n for n in program.nodes if n.kind == "set" and n.flag == "seen"]
+    assert [n.page for n in sets] == [0]  # touch(ka): page a
+    tests = [n.cond for n in program.nodes if n.kind == "test"]
+    pages = sorted((t.left.page, t.right.page) for t in tests)
+    assert pages == [(0, 0), (2, 2)]  # test(kc) asks about c, test(ka) about a
+    assert all(t.left.reg == -1 and t.right.reg == -1 for t in tests)
+
+
+def test_a_mapping_of_two_possible_pages_cannot_be_asked_about(tmp_path: Path) -> None:
+    text = FLAGS.replace(
+        "touch(ka); test(kc); test(ka)",
+        "either { kx = kmap(a) } or { kx = kmap(b) }\n        test(kx)",
+    )
+    library = load_text(tmp_path, text)
+    try:
+        lower(library.protocols[0], library.arches["hooked"])
+    except FlowError as error:
+        assert "the page behind 'kx' is not known here (it may be a or b)" in str(error)
+    else:
+        raise AssertionError("no error")

@@ -96,18 +96,21 @@ class AliasSet:
 
 @dataclass(frozen=True)
 class PagePredicate:
-    """`anon(p)`, `file(p)`, `highmem(p)`, `mapped(p)`."""
+    """`anon(p)`, `file(p)`, `highmem(p)`, `mapped(p)`. With `of_mapping`, `page` names a
+    mapping and the predicate asks about the page behind it (`highmem(m)`)."""
 
     kind: Literal["anon", "file", "highmem", "mapped"]
     page: str
+    of_mapping: bool = False
 
 
 @dataclass(frozen=True)
 class FlagTest:
-    """`p.FLAG`."""
+    """`p.FLAG`; with `of_mapping`, `m.FLAG`: the flag of the page behind mapping m."""
 
     page: str
     flag: str
+    of_mapping: bool = False
 
 
 @dataclass(frozen=True)
@@ -265,6 +268,7 @@ class SetFlag:
     page: str
     flag: str
     span: Span
+    of_mapping: bool = False  # `set m.FLAG`: the page behind mapping m
 
 
 @dataclass(frozen=True)
@@ -272,6 +276,7 @@ class ClearFlag:
     page: str
     flag: str
     span: Span
+    of_mapping: bool = False
 
 
 @dataclass(frozen=True)

@@ -321,16 +321,18 @@ class _Resolver:
         return model.Unmap(stmt.mapping.text, stmt.span)
 
     def flag(self, stmt: st.FlagStmt, flow: _Flow) -> model.Statement:
-        page = self.page(stmt.page, flow, stmt.kind)
+        page, of_mapping = self.page_or_mapping(stmt.page, flow, stmt.kind)
         if stmt.kind == "set":
-            return model.SetFlag(page, stmt.flag.text, stmt.span)
-        return model.ClearFlag(page, stmt.flag.text, stmt.span)
+            return model.SetFlag(page, stmt.flag.text, stmt.span, of_mapping)
+        return model.ClearFlag(page, stmt.flag.text, stmt.span, of_mapping)
 
     def condition(self, cond: st.Cond, flow: _Flow) -> model.Condition:
         if isinstance(cond, st.PredicateCond):
-            return model.PagePredicate(cond.kind, self.page(cond.page, flow, f"{cond.kind}()"))
+            page, of_mapping = self.page_or_mapping(cond.page, flow, f"{cond.kind}()")
+            return model.PagePredicate(cond.kind, page, of_mapping)
         if isinstance(cond, st.FlagCond):
-            return model.FlagTest(self.page(cond.page, flow, "a flag test"), cond.flag.text)
+            page, of_mapping = self.page_or_mapping(cond.page, flow, "a flag test")
+            return model.FlagTest(page, cond.flag.text, of_mapping)
         if isinstance(cond, st.NotCond):
             return model.Not(self.condition(cond.operand, flow))
         left, right = self.condition(cond.left, flow), self.condition(cond.right, flow)
@@ -357,6 +359,16 @@ class _Resolver:
     def not_bound(self, name: st.Name, flow: _Flow) -> None:
         if name.text in flow.maybe:
             raise FlowError(name.span, f"mapping '{name.text}' is not bound on every path to here")
+
+    def page_or_mapping(self, name: st.Name, flow: _Flow, user: str) -> tuple[str, bool]:
+        """A name where a page is meant but a mapping may stand for the page behind it
+        (`highmem(m)`, `m.FLAG`, `set m.FLAG`): the name, and whether it is a mapping."""
+        if name.text not in self.body.pages and (
+            self.binding(name.text, flow) is not None or name.text in flow.maybe
+        ):
+            self.mapping(name, flow, user)
+            return name.text, True
+        return self.page(name, flow, user), False
 
     def page(self, name: st.Name, flow: _Flow, user: str) -> str:
         """A name used where a page is needed (`user` needs it)."""

@@ -7,7 +7,7 @@ back to front, so each node knows its successor when it is made.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from checker.errors import FlowError
 from checker.front import model
@@ -23,6 +23,7 @@ from checker.machine.program import (
     Program,
     ThreadCode,
 )
+from checker.machine.start_flags import hook_flag_outcomes
 
 # Calls nest at most this deep (calls inside calls, hooks included): far above the kernel's
 # few levels. Recursion is refused whatever the depth; docs/language.md, section 6.
@@ -151,6 +152,10 @@ class _Builder:
             return node("unmap", f"unmap {s.mapping}", reg=f.reg(s.mapping))
         if isinstance(s, model.SetFlag | model.ClearFlag):
             kind = "set" if isinstance(s, model.SetFlag) else "clear"
+            if s.of_mapping:
+                reg = f.reg(s.page)
+                text = f"{kind} {self.registers[reg]}.{s.flag}"
+                return node(kind, text, page=-1, reg=reg, flag=s.flag)
             text = f"{kind} {self._page_name(f, s.page)}.{s.flag}"
             return node(kind, text, page=f.pages[s.page], flag=s.flag)
         if isinstance(s, model.If):
@@ -288,20 +293,25 @@ class _Builder:
     # -- conditions -----------------------------------------------------------------------
 
     def condition(self, c: model.Condition, f: _Frame) -> LCond:
-        if isinstance(c, model.PagePredicate):
-            return LCond("pred", pred=c.kind, page=f.pages[c.page])
-        if isinstance(c, model.FlagTest):
-            return LCond("flag", page=f.pages[c.page], flag=c.flag)
+        # A condition on a mapping's page keeps the register until _pages_behind_mappings()
+        # knows which page the register holds (blocks lower back to front: not yet here).
+        if isinstance(c, model.PagePredicate | model.FlagTest):
+            op, pred = ("pred", c.kind) if isinstance(c, model.PagePredicate) else ("flag", "")
+            flag = c.flag if isinstance(c, model.FlagTest) else ""
+            if c.of_mapping:
+                return LCond(op, pred=pred, reg=f.reg(c.page), flag=flag)
+            return LCond(op, pred=pred, page=f.pages[c.page], flag=flag)
         if isinstance(c, model.Not):
             return LCond("not", left=self.condition(c.operand, f))
         op = "and" if isinstance(c, model.And) else "or"
         return LCond(op, left=self.condition(c.left, f), right=self.condition(c.right, f))
 
     def cond_text(self, c: model.Condition, f: _Frame) -> str:
-        if isinstance(c, model.PagePredicate):
-            return f"{c.kind}({self._page_name(f, c.page)})"
-        if isinstance(c, model.FlagTest):
-            return f"{self._page_name(f, c.page)}.{c.flag}"
+        if isinstance(c, model.PagePredicate | model.FlagTest):
+            name = self.registers[f.reg(c.page)] if c.of_mapping else self._page_name(f, c.page)
+            if isinstance(c, model.FlagTest):
+                return f"{name}.{c.flag}"
+            return f"{c.kind}({name})"
         if isinstance(c, model.Not):
             return f"not {self.cond_text(c.operand, f)}"
         op = "and" if isinstance(c, model.And) else "or"
@@ -330,22 +340,102 @@ def _scan_mmaps(stmts: tuple[model.Statement, ...], f: _Frame) -> None:
             _scan_mmaps(s.orelse, f)
 
 
-def lower(
-    protocol: model.Protocol, arch: model.Arch, drop: frozenset[Span] = frozenset()
-) -> Program:
-    """Lower `protocol` on `arch`; the maintenance of statements in `drop` is left out."""
+def _pages_behind_mappings(b: _Builder) -> None:
+    """Give every condition and flag operation on a mapping's page (`highmem(m)`, `m.FLAG`,
+    `set m.FLAG`) the page m holds. A register gets its page where it is bound (a declared
+    mapping, `map`, `mmap`, a returned mapping), and a parameter is the caller's register, so
+    this is known once the whole body is lowered; a name that may hold mappings of two pages
+    there is an input error."""
+    pages: dict[int, set[int]] = {}
+    for reg, handle in enumerate(b.initial):
+        if handle >= 0:
+            pages.setdefault(reg, set()).add(b.handles[handle].page)
+    moves = []
+    for n in b.nodes:
+        if n.kind in ("map", "mmap"):
+            pages.setdefault(n.reg, set()).add(b.handles[n.handle].page)
+        elif n.kind == "move":
+            moves.append((n.reg, n.reg2))
+    changed = True
+    while changed:
+        changed = False
+        for dst, src in moves:
+            new = pages.get(src, set()) - pages.get(dst, set())
+            if new:
+                pages.setdefault(dst, set()).update(new)
+                changed = True
+
+    def page_of(reg: int, span: Span) -> int:
+        found = sorted(pages.get(reg, ()))
+        if len(found) != 1:
+            names = " or ".join(b.pages[p].name for p in found) or "no page"
+            raise FlowError(span, f"the page behind '{b.registers[reg]}' is not known here "
+                                  f"(it may be {names}); a test or flag of it needs one page")
+        return found[0]
+
+    def resolved(c: LCond | None, span: Span) -> LCond | None:
+        if c is None:
+            return None
+        if c.reg >= 0:
+            return replace(c, page=page_of(c.reg, span), reg=-1)
+        left, right = resolved(c.left, span), resolved(c.right, span)
+        if left is c.left and right is c.right:
+            return c
+        return replace(c, left=left, right=right)
+
+    for i, n in enumerate(b.nodes):
+        if n.kind == "test":
+            cond = resolved(n.cond, n.span)
+            if cond is not n.cond:
+                b.nodes[i] = replace(n, cond=cond)
+        elif n.kind in ("set", "clear") and n.page < 0:
+            b.nodes[i] = replace(n, page=page_of(n.reg, n.span), reg=-1)
+
+
+def _builder(protocol: model.Protocol, arch: model.Arch, drop: frozenset[Span]) -> _Builder:
+    """A builder holding the protocol's pages and declared mappings."""
     b = _Builder(protocol, arch, drop)
     for page in protocol.pages:
         b.page_index[page.name] = len(b.pages)
         b.pages.append(PageInfo(page.name, page.kind, page.highmem, page.words))
         b.aliases.append(AliasInfo(len(b.pages) - 1, -1, f"kernel({page.name})"))
-    declared: dict[str, int] = {}
     for mapping in protocol.mappings:
         page = b.page_index[mapping.page]
         reg = b.new_register(mapping.name)
         handle = b.new_handle(mapping.name, page, user=True, colour=mapping.colour, declared=True)
         b.initial[reg] = handle
-        declared[mapping.name] = reg
+    return b
+
+
+def _start_flags(protocol: model.Protocol, arch: model.Arch, used: set[tuple[int, str]]):
+    """The flag sets the start may have (checker/machine/start_flags.py): the `on user_map`
+    hook's flag operations, once per page with a declared mapping, on a scratch lowering so
+    that the hook's handles add no aliases to the program. Only flags the program sets,
+    clears or tests are kept: the others cannot matter."""
+    mapped = sorted({protocol.pages.index(p) for p in protocol.pages
+                     if any(m.page == p.name for m in protocol.mappings)})
+    outcomes: set[frozenset[tuple[int, str]]] = {frozenset()}
+    for page in mapped:
+        b = _builder(protocol, arch, frozenset())
+        span = next(m.span for m in protocol.mappings if m.page == protocol.pages[page].name)
+        frame = _Frame(pages=dict(b.page_index), maps={}, builder=b)
+        entry = b.hook("user_map", page, frame, span, END)
+        _pages_behind_mappings(b)
+        outcomes = {
+            after
+            for flags in outcomes
+            for after in hook_flag_outcomes(b.nodes, entry, flags, b.pages, frozenset(mapped))
+        }
+    kept = {frozenset(f for f in flags if f in used) for flags in outcomes}
+    return tuple(sorted(kept, key=sorted))
+
+
+def lower(
+    protocol: model.Protocol, arch: model.Arch, drop: frozenset[Span] = frozenset()
+) -> Program:
+    """Lower `protocol` on `arch`; the maintenance of statements in `drop` is left out."""
+    b = _builder(protocol, arch, drop)
+    declared = {m.name: reg for reg, m in enumerate(protocol.mappings)}
     threads = []
     for thread in protocol.threads:
         frame = _Frame(pages=dict(b.page_index), maps=dict(declared), builder=b)
@@ -353,6 +443,9 @@ def lower(
         _scan_mmaps(thread.body, frame)
         entry = b.block(thread.body, frame, END)
         threads.append((thread, entry))
+    _pages_behind_mappings(b)
+    used = {(n.page, n.flag) for n in b.nodes if n.kind in ("set", "clear")}
+    used |= {pf for n in b.nodes if n.kind == "test" for pf in _flags_tested(n.cond)}
     codes = tuple(ThreadCode(t.name, t.is_device, entry) for t, entry in threads)
     vipt = [level.colours for level in arch.levels if level.indexing == "vipt"]
     levels = tuple(
@@ -374,4 +467,18 @@ def lower(
         levels=levels,
         line_words=line_words,
         colour_count=max(vipt) if vipt else 1,
+        start_flags=_start_flags(protocol, arch, used) if used else (frozenset(),),
     )
+
+
+def _flags_tested(c: LCond | None) -> set[tuple[int, str]]:
+    found: set[tuple[int, str]] = set()
+    stack = [c]
+    while stack:
+        c = stack.pop()
+        if c is None:
+            continue
+        if c.op == "flag":
+            found.add((c.page, c.flag))
+        stack.extend((c.left, c.right))
+    return found

@@ -28,6 +28,7 @@ class LCond:
     op: str
     pred: str = ""  # anon, file, highmem, mapped (op == "pred")
     page: int = -1
+    reg: int = -1  # `highmem(m)`, `m.FLAG` while lowering: m's register, until its page is known
     flag: str = ""
     left: LCond | None = None
     right: LCond | None = None
@@ -127,6 +128,8 @@ class Program:
     levels: tuple[Level, ...]
     line_words: int
     colour_count: int  # colours a handle can take: the largest VIPT count, or 1
+    # The page flags the start may have (machine/start_flags.py); usually one set.
+    start_flags: tuple[frozenset[tuple[int, str]], ...] = (frozenset(),)
 
     def lines(self, page: int) -> int:
         words = self.pages[page].words

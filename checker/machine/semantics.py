@@ -153,20 +153,25 @@ class Semantics:
             counter=0,
         )
         for colours in colourings:
-            coloured = replace(base, hcol=tuple(colours))
-            slots = sorted(self._declared_slots(coloured))
-            options = []
-            for slot in slots:
-                level = p.levels[lay.slots[slot].level]
-                clean = (False, (0,) * p.line_words)
-                dirty = (True, (0,) * p.line_words)
-                options.append((None, clean, dirty) if level.write_back else (None, clean))
-            for contents in itertools.product(*options):
-                cache = list(coloured.cache)
-                for slot, line in zip(slots, contents, strict=True):
-                    cache[slot] = line
-                start = replace(coloured, cache=tuple(cache))
-                yield from self._settle_all(start)
+            for flags in p.start_flags:
+                yield from self._start_caches(replace(base, hcol=tuple(colours), flags=flags))
+
+    def _start_caches(self, coloured: State) -> Iterator[State]:
+        """Each start content of the lines the declared mappings reach, from `coloured`."""
+        p, lay = self.program, self.layout
+        slots = sorted(self._declared_slots(coloured))
+        options = []
+        for slot in slots:
+            level = p.levels[lay.slots[slot].level]
+            clean = (False, (0,) * p.line_words)
+            dirty = (True, (0,) * p.line_words)
+            options.append((None, clean, dirty) if level.write_back else (None, clean))
+        for contents in itertools.product(*options):
+            cache = list(coloured.cache)
+            for slot, line in zip(slots, contents, strict=True):
+                cache[slot] = line
+            start = replace(coloured, cache=tuple(cache))
+            yield from self._settle_all(start)
 
     def _declared_slots(self, state: State) -> set[int]:
         lay, p = self.layout, self.program

@@ -103,7 +103,12 @@ class TraceRenderer:
         for slot, line in enumerate(start.cache):
             if line is not None:
                 parts.append(f"{self.slot_name(slot)} {self.line_text(line)}")
-        body = "; ".join(parts) if parts else "caches empty"
+        if not parts:
+            parts.append("caches empty")
+        # Flags the arch's `on user_map` hook set when the declared mappings were faulted in.
+        for page, flag in sorted(start.flags):
+            parts.append(f"{self.p.pages[page].name}.{flag} set (at fault-in)")
+        body = "; ".join(parts)
         return textwrap.fill(f"start: {body}", WIDTH, subsequent_indent=INDENT)
 
     def step_lines(self, number: int, step: TraceStep) -> list[str]:

@@ -251,7 +251,13 @@ def initial(program: Program, layout: Layout, shape: Shape, enc: StepEncoder, s:
         cons.extend(s[i] == 0 for i in sh.data[x])
     zero_blocks = [sh.mem, sh.last, *sh.view, *sh.sigview, *sh.lockview, [sh.counter]]
     cons.extend(s[i] == 0 for block in zero_blocks for i in block)
-    cons.extend(z3.Not(s[i]) for i in [*sh.flag, *sh.sig])
+    cons.extend(z3.Not(s[i]) for i in sh.sig)
+    # The flags of the start (machine/start_flags.py): one of the program's start flag sets.
+    cons.append(sh.any_of([
+        z3.And([s[sh.flag[j]] if pf in start else z3.Not(s[sh.flag[j]])
+                for j, pf in enumerate(sh.flags)] or [sh.boolval(True)])
+        for start in program.start_flags
+    ]))
     cons.extend(s[i] == sh.no_thread for i in sh.holder)
     return cons
 
