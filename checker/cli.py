@@ -188,9 +188,9 @@ def check_on_arches(
     loaded: Loaded, arch_names: list[str]
 ) -> tuple[list[tuple[int, str]], list[FlowWarning]]:
     """The per-arch input checks of every protocol on every selected arch: the (protocol
-    index, arch) pairs to search and the warnings, each once. The errors of all protocols are
-    raised together; within one protocol, an error at a place already reported on another
-    arch is not repeated."""
+    index, arch) pairs to search and the warnings, each once. The first error of each
+    protocol on each arch is raised, all together; one at a place already reported for the
+    protocol on another arch is not repeated."""
     library = loaded.library
     errors = ErrorList()
     pairs: list[tuple[int, str]] = []
