@@ -20,11 +20,12 @@ from collections.abc import Callable, Sequence
 
 from checker.check import ENGINES, CheckOptions, CheckResult
 from checker.engines.smt import DecodeError
-from checker.errors import FlowError
+from checker.errors import ErrorList, FlowError, FlowWarning
 from checker.front.load import Loaded, check_protocol_on_arch, load_files, select_arches
+from checker.front.source import Span
 from checker.jobs import run_checks
 from checker.report.arches import list_arches, show_arch
-from checker.report.json import render_json
+from checker.report.json import render_input_errors, render_json
 from checker.report.progress import ProgressLine
 from checker.report.text import render_result, summary_lines
 from checker.report.trace import ReplayError
@@ -147,6 +148,7 @@ def run(argv: Sequence[str], out=sys.stdout, err=sys.stderr) -> int:
     if args.jobs < 0:
         parser.error("--jobs must be 0 (one per CPU) or more")
     sources = {}
+    warnings: list[FlowWarning] = []
     try:
         loaded = load_files(list(args.files))
         sources = loaded.sources
@@ -156,11 +158,9 @@ def run(argv: Sequence[str], out=sys.stdout, err=sys.stderr) -> int:
         memory = args.max_memory or default_memory_mb(args.jobs)
         options = CheckOptions(engine=args.engine, max_states=args.max_states,
                                timeout=args.timeout, max_memory=memory)
-        pairs = []
-        for index, protocol in enumerate(loaded.library.protocols):
-            for name in arch_names:
-                check_protocol_on_arch(protocol, loaded.library.arches[name], loaded.library)
-                pairs.append((index, name))
+        pairs, warnings = check_on_arches(loaded, arch_names)
+        for warning in warnings:
+            print(warning.render(sources), file=err)
         results: list[CheckResult] = []
         progress = ProgressLine(err) if ProgressLine.wanted(err) else None
         for result in run_checks(loaded, list(args.files), pairs, options, args.jobs,
@@ -170,16 +170,45 @@ def run(argv: Sequence[str], out=sys.stdout, err=sys.stderr) -> int:
                 print("\n".join(render_result(result, sources)), file=out)
     except FlowError as error:
         print(error.render(sources), file=err)
+        if args.format == "json":  # a tool reading the output gets a document all the same
+            print(render_input_errors(error, warnings), file=out)
         return EXIT_INPUT
     except (ReplayError, DecodeError) as error:
         print(f"internal error: a counterexample did not replay: {error}", file=err)
         return EXIT_INTERNAL
     if args.format == "json":
-        print(render_json(results, sources), file=out)
+        print(render_json(results, sources, warnings), file=out)
     else:
         for line in summary_lines(results):
             print(line, file=out)
     return exit_status(results, out if args.format == "text" else None)
+
+
+def check_on_arches(
+    loaded: Loaded, arch_names: list[str]
+) -> tuple[list[tuple[int, str]], list[FlowWarning]]:
+    """The per-arch input checks of every protocol on every selected arch: the (protocol
+    index, arch) pairs to search and the warnings, each once. The first error of each
+    protocol on each arch is raised, all together; one at a place already reported for the
+    protocol on another arch is not repeated."""
+    library = loaded.library
+    errors = ErrorList()
+    pairs: list[tuple[int, str]] = []
+    warnings: dict[str, FlowWarning] = {}
+    for index, protocol in enumerate(library.protocols):
+        reported: set[Span | None] = set()
+        for name in arch_names:
+            try:
+                found = check_protocol_on_arch(protocol, library.arches[name], library)
+            except FlowError as error:
+                if error.span not in reported:
+                    reported.add(error.span)
+                    errors.add(error)
+                continue
+            warnings.update((w.render(), w) for w in found if w.render() not in warnings)
+            pairs.append((index, name))
+    errors.raise_any()
+    return pairs, list(warnings.values())
 
 
 def _pipe_watch(out) -> Callable[[], None] | None:

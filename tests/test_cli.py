@@ -327,3 +327,62 @@ def test_an_absurd_timeout_is_an_input_error() -> None:
                                "--timeout", value], cwd=REPO, capture_output=True, text=True)
         assert proc.returncode == 2
         assert "argument --timeout:" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# Input errors and warnings, as a CI sees them
+
+
+def test_an_empty_file_is_2(tmp_path: Path) -> None:
+    path = tmp_path / "empty.flow"
+    path.write_text("")
+    code, out, err = status([str(path)])
+    assert (code, out) == (2, "")
+    message = "no protocol and no arch in this file: is it empty, or cut short?"
+    assert err == f"{path}:1:1: error: {message}\n"
+
+
+def test_an_input_error_in_json_is_a_json_document_too(tmp_path: Path) -> None:
+    path = tmp_path / "bad.flow"
+    path.write_text("protocol p {\n    thread t { read a; read b }\n}\n")
+    code, out, err = status([str(path), "--format", "json"])
+    assert code == 2
+    assert err.count(": error: ") == 2
+    document = json.loads(out)
+    assert document == {
+        "errors": [
+            {"at": f"{path}:2:21", "message": "unknown mapping 'a'", "notes": []},
+            {"at": f"{path}:2:29", "message": "unknown mapping 'b'", "notes": []},
+        ],
+        "errors_not_shown": 0,
+        "warnings": [],
+    }
+    code, out, _ = status(["no/such.flow", "--format", "json"])
+    assert code == 2
+    assert json.loads(out)["errors"][0]["at"] is None
+
+
+def test_a_call_error_on_every_arch_is_reported_once(tmp_path: Path) -> None:
+    path = tmp_path / "bad.flow"
+    path.write_text("protocol p {\n    page g\n    thread t { flush_cache_mm(g); kmapp(g) }\n}\n")
+    code, _, err = status([str(path), "--arch", "x86,parisc"])
+    assert code == 2
+    assert err.count(": error: ") == 1  # the first error of the protocol, once for both arches
+    assert "'flush_cache_mm' is a kernel function that flowcheck does not model" in err
+
+
+def test_warnings_go_to_stderr_and_leave_the_exit_status_alone(tmp_path: Path) -> None:
+    path = tmp_path / "w.flow"
+    path.write_text(
+        "protocol p {\n    page g\n    mapping u = user(g) colour 6\n"
+        "    thread t { read u; wait never }\n    expect deadlock on parisc, x86\n}\n"
+    )
+    code, out, err = status(["-q", str(path), "--arch", "parisc,x86"])
+    assert code == 0
+    assert "warning" not in out
+    assert err.count(": warning: ") == 2  # the wait once for both arches; x86 has no colours
+    assert f"{path}:4:24: warning: nothing signals 'never'" in err
+    assert f"{path}:3:5: warning: colour 6 is colour 2 on arch 'parisc' (L1 has 4 colours)" in err
+    code, out, _ = status([str(path), "--arch", "parisc,x86", "--format", "json"])
+    assert code == 0
+    assert [w["at"] for w in json.loads(out)["warnings"]] == [f"{path}:3:5", f"{path}:4:24"]

@@ -340,3 +340,25 @@ def test_a_chain_of_eithers_settles_in_linear_time(n, tmp_path) -> None:
     sem = Semantics(program)
     for witness in reduced.witnesses.values():
         replay(sem, witness)
+
+
+@pytest.mark.parametrize("engine", ["explicit", "z3"])
+def test_a_wait_nothing_signals_is_a_deadlock_on_both_engines(engine, tmp_path) -> None:
+    """Legal input (the front end only warns); the search must find the deadlock."""
+    from helpers import load_text
+
+    from checker.check import CheckOptions, check
+
+    text = (
+        "arch vipt { cache L1 vipt colours 2 }\n"
+        "protocol p {\n    page g\n    mapping u = user(g)\n"
+        "    thread a { write u[0]; signal done }\n"
+        "    thread b { wait done; wait never; read u[0] }\n"
+        "    expect deadlock on vipt\n}\n"
+    )
+    library = load_text(tmp_path, text)
+    result = check(library.protocols[0], library.arches["vipt"], CheckOptions(engine=engine))
+    assert result.complete and result.kinds == {"deadlock"} and result.matches
+    assert result.engine == engine
+    finding = result.traces["deadlock"].finding
+    assert (finding.kind, finding.data) == ("deadlock", (1,))  # thread b, stuck at `wait never`

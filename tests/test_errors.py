@@ -190,3 +190,94 @@ def test_mutated_inputs_give_flow_errors_only(tmp_path):
                     check_protocol_on_arch(protocol, arch, loaded.library)
         except FlowError as error:
             assert error.render(), text
+
+
+# ---------------------------------------------------------------------------------------------
+# Every error of a file, not only the first
+
+
+def errors_of(tmp_path, *texts: str) -> FlowError:
+    paths = []
+    for number, text in enumerate(texts):
+        path = tmp_path / f"f{number}.flow"
+        path.write_text(text, encoding="utf-8")
+        paths.append(str(path))
+    with pytest.raises(FlowError) as caught:
+        load_files(paths, builtins=[])
+    return caught.value
+
+
+def located(error: FlowError) -> list[tuple[int, int, str]]:
+    return [(e.span.line, e.span.col, e.message) for e in error.errors]
+
+
+def test_independent_errors_are_all_reported(tmp_path):
+    text = (
+        "arch a { cache L1 vipt colours 0 }\n"  # 1: an arch block
+        "arch b { dma_coherent tlb; fn mmap(p: page) { } }\n"  # 2: two items of one arch
+        "protocol p {\n"
+        "    page g words 0\n"  # 4: a declaration
+        "    thread t {\n"
+        "        read g\n"  # 6: statements of one thread, each on its own
+        "        k = kmap(nope)\n"
+        "        write k[0]\n"  # no second error: k is bound despite the error above
+        "    }\n"
+        "    thread u { wait e; flush x }\n"  # 10: another thread
+        "    expect safe, safe on a\n"  # 11: an expect line (arch a is known, with its error)
+        "}\n"
+        "protocol p { }\n"  # 13: a duplicate protocol
+    )
+    error = errors_of(tmp_path, text)
+    assert located(error) == [
+        (1, 32, "a colour count must be between 1 and 1024"),
+        (2, 23, "dma_coherent is yes or no"),
+        (2, 31, "an arch fn cannot be named 'mmap': it is a statement"),
+        (4, 18, "words must be between 1 and 1024"),
+        (6, 14, "'g' is a page, but read needs a mapping"),
+        (7, 18, "unknown page or mapping 'nope'"),
+        (10, 24, "'flush' is a cache micro-operation: a protocol reaches the cache only "
+                 "through the arch's API (allowed only inside arch blocks)"),
+        (11, 18, "verdict 'safe' is given twice"),
+        (13, 10, "protocol 'p' is already defined at " + str(tmp_path / "f0.flow") + ":3:10"),
+    ]  # fmt: skip
+    rendered = error.render()
+    assert rendered.count(": error: ") == 9 and "more error" not in rendered
+
+
+def test_an_arch_extending_one_with_an_error_adds_no_error(tmp_path):
+    error = errors_of(tmp_path, "arch a { cache L1 fifo }\narch b extends a { }\n")
+    assert located(error) == [(1, 19, "unknown indexing 'fifo': expected pipt, vipt or vivt")]
+
+
+def test_at_most_twenty_errors_are_shown_and_the_others_counted(tmp_path):
+    body = "\n".join(f"read g{n}" for n in range(25))
+    error = errors_of(tmp_path, f"protocol p {{\n thread t {{\n{body}\n}}\n}}\n")
+    assert len(error.errors) == 20 and error.more == 5
+    assert error.render().endswith("\n... and 5 more errors")
+
+
+def test_the_first_syntax_error_of_each_file_is_reported(tmp_path):
+    error = errors_of(tmp_path, "protocol p { x }\n", "arch a {\n", "arch ok { }\n")
+    assert [e.span.path.rsplit("/", 1)[-1] for e in error.errors] == ["f0.flow", "f1.flow"]
+
+
+def test_several_errors_survive_pickling(tmp_path):
+    import pickle
+
+    error = errors_of(tmp_path, "protocol p { thread t { read a; read b } }\n")
+    copy = pickle.loads(pickle.dumps(error))
+    assert located(copy) == located(error) and len(located(copy)) == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# A file with nothing in it
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "// just a comment\n", "/* a */ ;;\n"])
+def test_a_file_with_no_protocol_and_no_arch_is_an_error(tmp_path, text):
+    error = errors_of(tmp_path, text)
+    path = tmp_path / "f0.flow"
+    assert error.render() == (
+        f"{path}:1:1: error: no protocol and no arch in this file: is it empty, or cut short?"
+        + (f"\n    {text.splitlines()[0]}\n    ^" if text.strip() else "")
+    )

@@ -283,7 +283,11 @@ def test_index_inside_an_arch_function_is_checked_per_call():
         ("k = kmapp(a)", "unknown function 'kmapp' on arch 'child' (did you mean 'kmap'?)"),
         ("zzz(a)", "unknown function 'zzz' on arch 'child'"),
         ("kmap(a, a)", "'kmap' takes 1 argument, but 2 are given (fn kmap(p: page) -> mapping)"),
-        ("kunmap(a)", "kunmap expects a mapping as argument 1, but 'a' is a page"),
+        (
+            "kunmap(a)",
+            "kunmap expects a mapping as argument 1, but 'a' is a page: kunmap(a) ends the "
+            "handle that kmap(a) returned, and none is live here",
+        ),
         ("kmap(u)", "kmap expects a page as argument 1, but 'u' is a mapping"),
         ("x = kunmap(u)", "'kunmap' does not return a mapping"),
     ],
@@ -312,18 +316,54 @@ def test_recursion_is_an_error():
     assert error.message == "recursive call: on user_map -> on user_map"
 
 
-def test_wait_in_an_arch_function_needs_a_signal():
+def warnings_of(text: str, arch: str = "child", arches: str = ARCHES) -> list[str]:
+    library = load(text, arches)
+    return [
+        str(warning.span) + ": " + warning.message + "".join(f" [{n}]" for n in warning.notes)
+        for protocol in library.protocols
+        for warning in check_protocol_on_arch(protocol, library.arches[arch], library)
+    ]
+
+
+def test_a_wait_nothing_signals_is_a_warning_not_an_error():
+    assert warnings_of(protocol("wait e")) == [
+        "t.flow:6:1: nothing signals 'e': this wait blocks forever, a deadlock once it is reached"
+    ]
+    assert warnings_of(protocol("signal ready\nwait redy"))[0].startswith(
+        "t.flow:7:1: nothing signals 'redy' (did you mean 'ready'?)"
+    )
+    assert warnings_of(protocol("signal e\nwait e")) == []
+
+
+def test_a_wait_in_an_arch_function_needs_a_signal_somewhere():
     arches = ARCHES + "arch w extends base { fn sleep(p: page) { wait woken } }"
-    error = late_error_of(protocol("sleep(a)"), "w", arches)
-    assert error.message == "unknown event 'woken': nothing signals it"
-    library = load(protocol("sleep(a)\nsignal woken"), arches)
-    check_protocol_on_arch(library.protocols[0], library.arches["w"], library)
+    assert warnings_of(protocol("sleep(a)"), "w", arches) == [
+        "arches.flow:32:43: nothing signals 'woken': this wait blocks forever, a deadlock once "
+        "it is reached [reached from t.flow:6:1 through sleep]"
+    ]
+    assert warnings_of(protocol("sleep(a)\nsignal woken"), "w", arches) == []
+
+
+def test_a_colour_beyond_the_count_wraps_with_a_warning():
+    decls = "page a\nmapping u = user(a) colour 5"
+    assert warnings_of(protocol("read u", decls), "child") == [
+        "t.flow:3:1: colour 5 is colour 1 on arch 'child' (L1 has 4 colours)"
+    ]
+    assert warnings_of(protocol("read u", "page a\nmapping u = user(a) colour 3")) == []
+    assert warnings_of(protocol("read u", decls), "base") == []  # no VIPT level: no colours
+    arches = (
+        ARCHES + "arch c extends child { fn odd(p: page) -> mapping { return map p colour 6 } }"
+    )
+    assert warnings_of(protocol("k = odd(a)"), "c", arches) == [
+        "arches.flow:32:60: colour 6 is colour 2 on arch 'c' (L1 has 4 colours) "
+        "[reached from t.flow:6:1 through odd]"
+    ]
 
 
 def test_return_of_a_call_needs_a_mapping():
     arches = ARCHES + "arch r extends base { fn bad(p: page) -> mapping { return kunmap(p) } }"
     error = late_error_of(protocol("bad(a)"), "r", arches)
-    assert error.message == "kunmap expects a mapping as argument 1, but 'p' is a page"
+    assert error.message.startswith("kunmap expects a mapping as argument 1, but 'p' is a page")
     arches = ARCHES + "arch r extends base { fn bad(m: mapping) -> mapping { return kunmap(m) } }"
     error = late_error_of(protocol("bad(u)"), "r", arches)
     assert error.message == "'kunmap' does not return a mapping, so 'bad' cannot return its result"
@@ -452,7 +492,6 @@ MICRO = "a protocol reaches the cache only through the arch's API (allowed only 
         ("f(zz)", "unknown page or mapping 'zz'"),
         ("a = kmap(a)", "'a' is a page; it cannot hold a mapping"),
         ("u = kmap(a)", "'u' is a declared mapping; it cannot be reassigned"),
-        ("wait e", "unknown event 'e': no thread signals it"),
         ("k = kmap(a)\nmunmap(k)",
          "munmap needs a user mapping (declared, or made by mmap), but 'k' is not one"),
         ("mmap(a)", "mmap makes a mapping: write 'u = mmap(PAGE)'"),
@@ -534,14 +573,20 @@ def test_deep_nesting_loads_or_is_a_located_input_error(depth):
 
 def test_alias_set_of_the_page_behind_a_mapping():
     """`kernel(m)`, `user(m)`, `all(m)` with m a mapping: the set on the page behind it."""
-    library = load("", """
+    library = load(
+        "",
+        """
 arch a {
     fn f(m: mapping) { flush kernel(m); writeback user(m); invalidate all(m) }
     fn g(p: page) { flush kernel(p) }
 }
-""")
+""",
+    )
     body = library.arches["a"].functions["f"].body
     assert [(s.target.kind, s.target.name, s.target.of_mapping) for s in body] == [
-        ("kernel", "m", True), ("user", "m", True), ("all", "m", True)]
+        ("kernel", "m", True),
+        ("user", "m", True),
+        ("all", "m", True),
+    ]
     (flush,) = library.arches["a"].functions["g"].body
     assert flush.target.of_mapping is False

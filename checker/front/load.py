@@ -10,12 +10,12 @@ import gc
 import os
 import select
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from checker.errors import FlowError
+from checker.errors import ErrorList, FlowError, FlowWarning
 from checker.front import cache as disk_cache
 from checker.front import model
 from checker.front.resolve_calls import check_protocol_on_arch as _check_calls
@@ -44,18 +44,27 @@ class Loaded:
 
 
 class LoadError(FlowError):
-    """A FlowError raised while loading. It keeps the texts read so far, so that it can quote
-    the offending line even when the caller has no sources yet."""
+    """A FlowError (or FlowErrors) raised while loading. It keeps the texts read so far, so
+    that it can quote the offending lines even when the caller has no sources yet."""
 
     def __init__(self, error: FlowError, sources: dict[str, SourceText]) -> None:
         super().__init__(error.span, error.message, error.notes)
+        self.inner = error
         self.sources = sources
 
+    @property
+    def errors(self) -> tuple[FlowError, ...]:
+        return self.inner.errors
+
+    @property
+    def more(self) -> int:
+        return self.inner.more
+
     def render(self, sources: dict[str, SourceText] | None = None) -> str:
-        return super().render({**self.sources, **(sources or {})})
+        return self.inner.render({**self.sources, **(sources or {})})
 
     def __reduce__(self):  # sent back from a --jobs worker: the same error, texts left behind
-        return (FlowError, (self.span, self.message, self.notes))
+        return self.inner.__reduce__()
 
 
 def load_files(paths: list[str], builtins: list[tuple[str, str]] | None = None,
@@ -88,13 +97,37 @@ def load_files(paths: list[str], builtins: list[tuple[str, str]] | None = None,
     try:
         with _no_cycle_collection():
             trees = _builtin_trees(texts) if cached else {}
-            files = [trees.get(path) or parse(source) for path, source in sources.items()]
+            files = _parse_all(sources, trees, set(paths), parse)
             library = resolve(files)
     except FlowError as error:
         raise LoadError(error, sources) from None
     if entry is not None:
         entry.store(library)
     return Loaded(library, sources)
+
+
+def _parse_all(
+    sources: dict[str, SourceText],
+    trees: dict[str, st.File],
+    given: set[str],
+    parse: Callable[[SourceText], st.File],
+) -> list[st.File]:
+    """The syntax tree of every file (from `trees` when there): the first syntax error of
+    each file is reported, all files together. A given file with no arch and no protocol is
+    an error too: an empty or truncated spec must not pass as checked."""
+    errors = ErrorList()
+    files = []
+    for path, source in sources.items():
+        with errors.catch():
+            file = trees.get(path) or parse(source)
+            if path in given and not file.blocks:
+                raise FlowError(Span(path, 1, 1), _EMPTY)
+            files.append(file)
+    errors.raise_any()
+    return files
+
+
+_EMPTY = "no protocol and no arch in this file: is it empty, or cut short?"
 
 
 @contextmanager
@@ -223,15 +256,15 @@ def select_arches(library: model.Library, option: str | None) -> list[str]:
 
 def check_protocol_on_arch(
     protocol: model.Protocol, arch: model.Arch, library: model.Library
-) -> None:
+) -> list[FlowWarning]:
     """Check what can only be checked once the arch is known: the calls (late dispatch), the
     word indexes through mappings that calls return, and the size limits
-    (checker/machine/limits.py).
-    Raises a located FlowError."""
+    (checker/machine/limits.py). Raises a located FlowError; returns the warnings."""
     try:
-        _check_calls(protocol, arch)  # `arch` already holds every function it inherits
+        warnings = _check_calls(protocol, arch)  # `arch` holds every function it inherits
         check_protocol_size(protocol, arch)
         check_program_size(protocol, lower(protocol, arch))
+        return warnings
     except RecursionError:
         # Each body nests at most 64 levels and calls at most 32 (docs/language.md, section
         # 6), but calls through deeply nested bodies all the way down multiply the two.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from checker.errors import FlowError
+from checker.errors import ErrorList, FlowError
 from checker.front import model
 from checker.front import syntax as st
 from checker.front.resolve_body import Binding, Body, count, resolve_body, suggest, unique_options
@@ -12,52 +12,70 @@ from checker.front.source import Span
 
 BUILTIN_PREFIX = "<builtin>/"
 HOOKS = ("user_map", "user_unmap")
-_STATEMENT_NAMES = ("mmap", "munmap")  # fn names these would hide
+# fn names these would hide: statements, and the kernel calls written as statements
+# (spellings.py)
+_STATEMENT_NAMES = ("mmap", "munmap", "memcpy", "copy_to_user", "copy_from_user")
 _SHOWN_OF_A_CYCLE = 5  # arches named at each end of a long `extends` cycle
 
 
-def resolve_arches(blocks: list[st.ArchBlock]) -> dict[str, model.Arch]:
-    """Every arch, in the order given; raises FlowError on the first problem."""
+def resolve_arches(blocks: list[st.ArchBlock], errors: ErrorList) -> dict[str, model.Arch]:
+    """Every arch that resolves, in the order given. The errors of each block go to `errors`;
+    an arch that extends one with an error is left out without an error of its own."""
     by_name: dict[str, st.ArchBlock] = {}
     for block in blocks:
         name = block.name
         if name.text in by_name:
             first = by_name[name.text].name.span
-            raise FlowError(name.span, f"arch '{name.text}' is already defined at {first}")
-        if name.text == "all":
-            raise FlowError(name.span, "an arch cannot be named 'all': --arch all means every arch")
-        by_name[name.text] = block
-    done: dict[str, model.Arch] = {}
-    for block in blocks:
-        _resolve(block, by_name, done)
-    return {block.name.text: done[block.name.text] for block in blocks}
+            errors.add(FlowError(name.span, f"arch '{name.text}' is already defined at {first}"))
+        elif name.text == "all":
+            message = "an arch cannot be named 'all': --arch all means every arch"
+            errors.add(FlowError(name.span, message))
+        else:
+            by_name[name.text] = block
+    done: dict[str, model.Arch | None] = {}  # None: the arch has an error
+    for block in by_name.values():
+        with errors.catch():
+            _resolve(block, by_name, done)
+    return {
+        block.name.text: arch
+        for block in by_name.values()
+        if (arch := done.get(block.name.text)) is not None
+    }
 
 
 def _resolve(
-    block: st.ArchBlock, by_name: dict[str, st.ArchBlock], done: dict[str, model.Arch]
-) -> model.Arch:
-    """`block` with its ancestors built first. A loop up the `extends` chain, then down it:
-    a chain may be thousands of arches long, too deep for a recursion, and the cycle test
-    looks each name up in a dict so that a long chain costs linear time."""
+    block: st.ArchBlock, by_name: dict[str, st.ArchBlock], done: dict[str, model.Arch | None]
+) -> None:
+    """Build `block` with its ancestors first, into `done`. A loop up the `extends` chain,
+    then down it: a chain may be thousands of arches long, too deep for a recursion, and the
+    cycle test looks each name up in a dict so that a long chain costs linear time. Every
+    arch of a chain that fails is marked failed (None) before the error goes up."""
     if block.name.text in done:
-        return done[block.name.text]
+        return
     chain = [block]  # from `block` up to the first arch already built, or the root
     on_chain = {block.name.text}
-    while chain[-1].parent is not None and chain[-1].parent.text not in done:
-        child, parent_name = chain[-1], chain[-1].parent.text
-        if parent_name not in by_name:
-            raise FlowError(
-                child.parent.span,
-                f"unknown arch '{parent_name}' in extends{suggest(parent_name, set(by_name))}",
-            )
-        if parent_name in on_chain:
-            raise _cycle(child, tuple(chain[:-1]), parent_name)
-        on_chain.add(parent_name)
-        chain.append(by_name[parent_name])
-    for current in reversed(chain):
-        parent = done[current.parent.text] if current.parent is not None else None
-        done[current.name.text] = _build_located(current, parent)
-    return done[block.name.text]
+    try:
+        while chain[-1].parent is not None and chain[-1].parent.text not in done:
+            child, parent_name = chain[-1], chain[-1].parent.text
+            if parent_name not in by_name:
+                hint = suggest(parent_name, set(by_name))
+                message = f"unknown arch '{parent_name}' in extends{hint}"
+                raise FlowError(child.parent.span, message)
+            if parent_name in on_chain:
+                raise _cycle(child, tuple(chain[:-1]), parent_name)
+            on_chain.add(parent_name)
+            chain.append(by_name[parent_name])
+        for current in reversed(chain):
+            parent = done[current.parent.text] if current.parent is not None else None
+            if current.parent is not None and parent is None:
+                done[current.name.text] = None  # its parent has an error, reported already
+                continue
+            done[current.name.text] = None
+            done[current.name.text] = _build_located(current, parent)
+    except FlowError:
+        for current in chain:
+            done.setdefault(current.name.text, None)
+        raise
 
 
 def _build_located(block: st.ArchBlock, parent: model.Arch | None) -> model.Arch:
@@ -104,28 +122,33 @@ def _build(block: st.ArchBlock, parent: model.Arch | None) -> model.Arch:
     functions, hooks = dict(arch.functions), dict(arch.hooks)
     seen: dict[str, Span] = {}
     levels: list[st.CacheDecl] = []
+    errors = ErrorList()  # each item is checked on its own: all their errors are reported
     for item in block.items:
         if isinstance(item, st.CacheDecl):
             levels.append(item)
             continue
         key = _item_key(item)
         if key in seen:
-            raise FlowError(item.span, f"{key} is already given in this arch at {seen[key]}")
+            errors.add(FlowError(item.span, f"{key} is already given in this arch at {seen[key]}"))
+            continue
         seen[key] = item.span
-        if isinstance(item, st.DocDecl):
-            arch = dataclasses.replace(arch, doc=item.text)
-        elif isinstance(item, st.KernelDecl):
-            arch = dataclasses.replace(arch, kernel=item.version)
-        elif isinstance(item, st.SettingDecl):
-            arch = dataclasses.replace(arch, **{item.setting: _setting(item)})
-        elif item.is_hook:
-            hooks[item.name.text] = _hook(item, name)
-        else:
-            function = _function(item, name)
-            _check_override(item, function, functions.get(function.name))
-            functions[function.name] = function
+        with errors.catch():
+            if isinstance(item, st.DocDecl):
+                arch = dataclasses.replace(arch, doc=item.text)
+            elif isinstance(item, st.KernelDecl):
+                arch = dataclasses.replace(arch, kernel=item.version)
+            elif isinstance(item, st.SettingDecl):
+                arch = dataclasses.replace(arch, **{item.setting: _setting(item)})
+            elif item.is_hook:
+                hooks[item.name.text] = _hook(item, name)
+            else:
+                function = _function(item, name)
+                _check_override(item, function, functions.get(function.name))
+                functions[function.name] = function
     if levels:  # any cache line replaces the parent's whole list
-        arch = dataclasses.replace(arch, levels=_levels(levels))
+        with errors.catch():
+            arch = dataclasses.replace(arch, levels=_levels(levels))
+    errors.raise_any()
     return dataclasses.replace(arch, functions=functions, hooks=hooks)
 
 

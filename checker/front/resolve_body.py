@@ -8,13 +8,15 @@ being checked (resolve_calls.py).
 
 from __future__ import annotations
 
-import difflib
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Literal
 
-from checker.errors import FlowError
+from checker.errors import ErrorList, FlowError
 from checker.front import model
 from checker.front import syntax as st
+from checker.front.spellings import respell
+from checker.front.suggest import suggest
 
 MAX_COUNT = 1024  # the largest repeat count, page size, colour count or line size
 DEVICE_STATEMENTS = "dma_read, dma_write, signal, wait, lock and unlock"
@@ -28,10 +30,12 @@ Origin = Literal["declared", "param", "mmap", "call", "map", "mixed"]
 
 @dataclass(frozen=True)
 class Binding:
-    """How a mapping name got its value, and its page when that is known here."""
+    """How a mapping name got its value, and its page when that is known here; `kmap` is the
+    page when the value is a live handle that `kmap(page)` returned (for `kunmap(page)`)."""
 
     origin: Origin
     page: str | None
+    kmap: str | None = None
 
 
 @dataclass
@@ -43,8 +47,6 @@ class Body:
     pages: dict[str, int | None]  # page name -> words (None: a page parameter)
     mappings: dict[str, Binding]  # declared mappings or mapping parameters
     returns_mapping: bool = False
-    signals: list[st.Name] = field(default_factory=list)
-    waits: list[st.Name] = field(default_factory=list)
 
     @property
     def in_arch(self) -> bool:
@@ -61,12 +63,6 @@ class _Flow:
 
     def copy(self) -> _Flow:
         return _Flow(dict(self.bound), set(self.maybe), self.ended)
-
-
-def suggest(name: str, candidates: list[str] | set[str]) -> str:
-    """` (did you mean 'x'?)` when a candidate is close to `name`, else ''."""
-    close = difflib.get_close_matches(name, sorted(candidates), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def unique_options(options: tuple[st.Option, ...] | list[st.Option]) -> dict[str, st.Option]:
@@ -91,20 +87,26 @@ def words(n: int) -> str:
 
 
 def resolve_body(stmts: tuple[st.Stmt, ...], body: Body) -> tuple[model.Statement, ...]:
-    """Resolve one body; raises FlowError at the first misuse."""
+    """Resolve one body. Each statement is checked on its own: the errors of all of them are
+    raised together once the body is done."""
     flow = _Flow({})
-    out = _Resolver(body).block(stmts, flow)
+    resolver = _Resolver(body)
+    out = resolver.block(stmts, flow)
     if body.returns_mapping and not flow.ended:
-        raise FlowError(
-            body.name.span,
-            f"fn '{body.name.text}' can reach its end without returning a mapping",
+        resolver.errors.add(
+            FlowError(
+                body.name.span,
+                f"fn '{body.name.text}' can reach its end without returning a mapping",
+            )
         )
+    resolver.errors.raise_any()
     return out
 
 
 class _Resolver:
     def __init__(self, body: Body) -> None:
         self.body = body
+        self.errors = ErrorList()
         self.handlers = {
             st.CallStmt: self.call_statement,
             st.AccessStmt: self.access,
@@ -127,11 +129,25 @@ class _Resolver:
         out: list[model.Statement] = []
         for stmt in stmts:
             if flow.ended:
-                raise FlowError(
-                    stmt.span, "this statement is never reached: a 'return' is before it"
-                )
-            out.append(self.statement(stmt, flow))
+                message = "this statement is never reached: a 'return' is before it"
+                self.errors.add(FlowError(stmt.span, message))
+                break
+            try:
+                out.append(self.statement(stmt, flow))
+            except FlowError as error:
+                self.errors.add(error)
+                self.recover(stmt, flow)
         return tuple(out)
+
+    def recover(self, stmt: st.Stmt, flow: _Flow) -> None:
+        """After an error in `stmt`: bind the name it would have bound, so that its uses
+        further on bring no second error."""
+        result = stmt.result if isinstance(stmt, st.CallStmt | st.MapStmt) else None
+        if result is None or result.text in self.body.pages:
+            return
+        if result.text not in self.body.mappings:
+            flow.bound[result.text] = Binding("mixed", None)
+            flow.maybe.discard(result.text)
 
     def branches(
         self, blocks: tuple[tuple[st.Stmt, ...], ...], flow: _Flow
@@ -208,10 +224,43 @@ class _Resolver:
             return self.mmap(stmt, flow)
         if name == "munmap":
             return self.munmap(stmt, flow)
+        spelled = respell(stmt, _Scope(self, flow))
+        if isinstance(spelled, st.CopyStmt):
+            return self.copy(spelled, flow)
+        stmt = spelled
+        kmap = self.kmap_page(stmt)
+        if kmap is not None and stmt.result is None:
+            # `kmap(p)` with its address dropped, as kernel code that then uses
+            # page_address(p) does: the handle gets a name no variable can have, so that a
+            # later kunmap(p) can end it.
+            hidden = f"kmap({kmap})"
+            live = flow.bound.get(hidden)
+            if live is not None and live.kmap is not None:
+                raise FlowError(
+                    stmt.span,
+                    f"{hidden} is live already, and its address was dropped: keep each "
+                    f"handle ('k = kmap({kmap})') to tell them apart",
+                )
+            stmt = dataclasses.replace(stmt, result=st.Name(hidden, stmt.span))
         call = self.call(stmt, flow)
         if stmt.result is not None:
-            self.bind(stmt.result, Binding("call", None), flow)
+            self.bind(stmt.result, Binding("call", None, kmap), flow)
+        if name == "kunmap" and len(stmt.args) == 1:
+            self.end_kmap(stmt.args[0].text, flow)
         return call
+
+    def kmap_page(self, stmt: st.CallStmt) -> str | None:
+        """The page of `kmap(page)`; None for any other call."""
+        if stmt.function.text != "kmap" or len(stmt.args) != 1:
+            return None
+        arg = stmt.args[0].text
+        return arg if arg in self.body.pages else None
+
+    def end_kmap(self, name: str, flow: _Flow) -> None:
+        """After kunmap(name): its handle is no longer live for kunmap(page)."""
+        binding = flow.bound.get(name)
+        if binding is not None and binding.kmap is not None:
+            flow.bound[name] = dataclasses.replace(binding, kmap=None)
 
     def call(self, stmt: st.CallStmt, flow: _Flow) -> model.Call:
         args = tuple(self.argument(arg, flow) for arg in stmt.args)
@@ -269,10 +318,8 @@ class _Resolver:
     def sync(self, stmt: st.SyncStmt, flow: _Flow) -> model.Statement:
         name, span = stmt.name.text, stmt.span
         if stmt.kind == "signal":
-            self.body.signals.append(stmt.name)
             return model.Signal(name, span)
         if stmt.kind == "wait":
-            self.body.waits.append(stmt.name)
             return model.Wait(name, span)
         if stmt.kind == "lock":
             return model.Lock(name, span)
@@ -460,3 +507,26 @@ def statement_word(stmt: st.Stmt) -> str:
         st.ReturnStmt: "return",
     }
     return words_by_type[type(stmt)]
+
+
+class _Scope:
+    """The names at one point of a body, as spellings.respell sees them."""
+
+    def __init__(self, resolver: _Resolver, flow: _Flow) -> None:
+        self.resolver = resolver
+        self.flow = flow
+
+    def is_page(self, name: str) -> bool:
+        return name in self.resolver.body.pages
+
+    def is_mapping(self, name: str) -> bool:
+        return self.resolver.binding(name, self.flow) is not None
+
+    def is_user_mapping(self, name: str) -> bool | None:
+        binding = self.resolver.binding(name, self.flow)
+        if binding is None or binding.origin in ("param", "mixed"):
+            return None  # unknown here: an error of its own, or known only per call
+        return binding.origin in ("declared", "mmap")
+
+    def kmap_handles(self, page: str) -> list[str]:
+        return [name for name, b in self.flow.bound.items() if b.kmap == page]

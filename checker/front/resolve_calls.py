@@ -11,19 +11,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from checker.errors import FlowError
+from checker.errors import FlowError, FlowWarning
 from checker.front import model
+from checker.front.kernel_names import unknown_function
 from checker.front.resolve_arch import signature
-from checker.front.resolve_body import copy_mismatch, index_error, suggest
+from checker.front.resolve_body import copy_mismatch, index_error
 from checker.front.source import Span
+from checker.front.suggest import suggest
 from checker.machine.lower import MAX_INLINE_DEPTH
 
 Pages = frozenset[str]  # the protocol pages a mapping name may be on
 
 
-def check_protocol_on_arch(protocol: model.Protocol, arch: model.Arch) -> None:
-    """Raise a FlowError, located at the offending statement, if `protocol` misuses `arch`."""
+def check_protocol_on_arch(protocol: model.Protocol, arch: model.Arch) -> list[FlowWarning]:
+    """Raise a FlowError, located at the offending statement, if `protocol` misuses `arch`;
+    else the warnings: waits nothing signals, colours beyond the arch's colour count."""
     checker = _Checker(protocol, arch)
+    for mapping in protocol.mappings:
+        if mapping.colour is not None:
+            checker.check_colour(mapping.colour, mapping.span)
     for thread in protocol.threads:
         frame = _Frame(
             pages={page.name: page.name for page in protocol.pages},
@@ -31,6 +37,7 @@ def check_protocol_on_arch(protocol: model.Protocol, arch: model.Arch) -> None:
         )
         checker.block(thread.body, frame)
     checker.check_waits()
+    return checker.warnings
 
 
 @dataclass
@@ -57,12 +64,13 @@ class _Checker:
         }
         self.waits: list[tuple[model.Wait, _Frame]] = []
         self.memo: dict[tuple[str, tuple[Pages, ...]], Pages] = {}
+        self.warnings: list[FlowWarning] = []
+        # The colours of the innermost VIPT level: every other one divides them.
+        vipt = [level for level in arch.levels if level.indexing == "vipt"]
+        self.coloured = max(vipt, key=lambda level: level.colours) if vipt else None
 
     def error(self, span: Span, message: str, frame: _Frame) -> FlowError:
-        notes = ()
-        if frame.path:
-            notes = (f"reached from {frame.origin} through {' -> '.join(frame.path)}",)
-        return FlowError(span, message, notes)
+        return FlowError(span, message, _notes(frame))
 
     # -- statements -------------------------------------------------------------------------
 
@@ -92,9 +100,11 @@ class _Checker:
             self.hook("user_unmap", frame.maps.get(s.mapping, frozenset()), s.span, frame)
         elif isinstance(s, model.MapOp) and s.result is not None:
             frame.maps[s.result] = frozenset({frame.pages[s.page]})
+            if isinstance(s.colour, int):
+                self.check_colour(s.colour, s.span, frame)
         elif isinstance(s, model.Signal):
             self.signals.add(s.event)
-        elif isinstance(s, model.Wait) and frame.path:
+        elif isinstance(s, model.Wait):
             self.waits.append((s, frame))
         elif isinstance(s, model.Either):
             self.branches(s.branches, frame)
@@ -126,6 +136,8 @@ class _Checker:
     def returned(self, s: model.Return, frame: _Frame) -> Pages:
         value = s.value
         if isinstance(value, model.MapOp):
+            if isinstance(value.colour, int):
+                self.check_colour(value.colour, value.span, frame)
             return frozenset({frame.pages[value.page]})
         if isinstance(value, model.MappingArg):
             return frame.maps.get(value.name, frozenset())
@@ -147,12 +159,8 @@ class _Checker:
         """The function a call names on this arch, with the arguments checked against it."""
         function = self.arch.functions.get(call.function)
         if function is None:
-            hint = suggest(call.function, set(self.arch.functions))
-            raise self.error(
-                call.span,
-                f"unknown function '{call.function}' on arch '{self.arch.name}'{hint}",
-                frame,
-            )
+            message = unknown_function(call.function, self.arch.name, self.arch.functions)
+            raise self.error(call.span, message, frame)
         if len(call.args) != len(function.params):
             n = len(function.params)
             raise self.error(
@@ -166,12 +174,16 @@ class _Checker:
         ):
             kind = "page" if isinstance(arg, model.PageArg) else "mapping"
             if kind != param.kind:
-                raise self.error(
-                    call.span,
+                message = (
                     f"{call.function} expects a {param.kind} as argument {number}, "
-                    f"but '{arg.name}' is a {kind}",
-                    frame,
+                    f"but '{arg.name}' is a {kind}"
                 )
+                if call.function == "kunmap" and kind == "page":  # the kernel's spelling
+                    message += (
+                        f": kunmap({arg.name}) ends the handle that kmap({arg.name}) "
+                        "returned, and none is live here"
+                    )
+                raise self.error(call.span, message, frame)
         if call.result is not None and not function.returns_mapping:
             raise self.error(call.span, f"'{call.function}' does not return a mapping", frame)
         if call.function in frame.path:
@@ -285,10 +297,36 @@ class _Checker:
                     raise self.error(s.span, message, frame)
 
     def check_waits(self) -> None:
+        """A wait that nothing signals is legal and blocks forever: the check reports the
+        deadlock, and this warns where it is."""
         for wait, frame in self.waits:
             if wait.event not in self.signals:
-                message = f"unknown event '{wait.event}': nothing signals it"
-                raise self.error(wait.span, message, frame)
+                hint = suggest(wait.event, self.signals)
+                message = (
+                    f"nothing signals '{wait.event}'{hint}: this wait blocks forever, "
+                    "a deadlock once it is reached"
+                )
+                self.warnings.append(FlowWarning(wait.span, message, _notes(frame)))
+
+    def check_colour(self, colour: int, span: Span, frame: _Frame | None = None) -> None:
+        """A colour beyond the count of the arch's VIPT level is taken modulo the count, as
+        the contract says; likely not what was meant, so it is worth a warning."""
+        level = self.coloured
+        if level is None or colour < level.colours:
+            return
+        message = (
+            f"colour {colour} is colour {colour % level.colours} on arch '{self.arch.name}' "
+            f"({level.name} has {level.colours} colours)"
+        )
+        notes = _notes(frame) if frame is not None else ()
+        self.warnings.append(FlowWarning(span, message, notes))
+
+
+def _notes(frame: _Frame) -> tuple[str, ...]:
+    """Where a body inside an arch function was reached from."""
+    if not frame.path:
+        return ()
+    return (f"reached from {frame.origin} through {' -> '.join(frame.path)}",)
 
 
 def calls_too_deep(path: tuple[str, ...], function: str) -> str:

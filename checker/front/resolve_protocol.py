@@ -1,10 +1,10 @@
-"""Protocol blocks -> model.Protocol: declarations, thread bodies, events and expects."""
+"""Protocol blocks -> model.Protocol: declarations, thread bodies and expects."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
-from checker.errors import FlowError
+from checker.errors import ErrorList, FlowError
 from checker.front import model
 from checker.front import syntax as st
 from checker.front.resolve_body import Binding, Body, count, resolve_body, suggest, unique_options
@@ -12,30 +12,36 @@ from checker.front.source import Span
 
 
 def resolve_protocol(block: st.ProtocolBlock, arches: Collection[str]) -> model.Protocol:
-    """One protocol; `arches` are the names an `expect` may use."""
-    doc = _doc(block)
+    """One protocol; `arches` are the names an `expect` may use. Declarations, threads and
+    expects are checked one by one and all their errors raised together."""
+    errors = ErrorList()
+    doc = _doc(block, errors)
     page_decls = _items(block, st.PageDecl)
     mapping_decls = _items(block, st.MappingDecl)
     thread_decls = _items(block, st.ThreadDecl)
-    _unique([(d.name, "page") for d in page_decls] + [(d.name, "mapping") for d in mapping_decls])
-    _unique([(d.name, "device" if d.is_device else "thread") for d in thread_decls])
-    pages = tuple(_page(decl) for decl in page_decls)
-    words = {page.name: page.words for page in pages}
-    mappings = tuple(_mapping(decl, words) for decl in mapping_decls)
-    threads, signals, waits = [], [], []
+    page_decls, mapping_decls = _unique_decls(page_decls, mapping_decls, errors)
+    thread_decls = _unique(thread_decls, errors)
+    pages = tuple(_each(_page, page_decls, errors))
+    # A page or mapping whose declaration has an error still names something, so that its
+    # uses in threads bring no second error.
+    words: dict[str, int | None] = {decl.name.text: None for decl in page_decls}
+    words.update({page.name: page.words for page in pages})
+    mappings = tuple(_each(lambda decl: _mapping(decl, words), mapping_decls, errors))
+    bindings = {decl.name.text: Binding("declared", None) for decl in mapping_decls}
+    bindings.update({m.name: Binding("declared", m.page) for m in mappings})
+    threads = []
     for decl in thread_decls:
         body = Body(
             kind="device" if decl.is_device else "thread",
             name=decl.name,
             pages=dict(words),
-            mappings={m.name: Binding("declared", m.page) for m in mappings},
+            mappings=dict(bindings),
         )
-        statements = resolve_body(decl.body, body)
-        threads.append(model.Thread(decl.name.text, decl.is_device, statements, decl.span))
-        signals += body.signals
-        waits += body.waits
-    _check_events(signals, waits)
-    expects = _expects(_items(block, st.ExpectDecl), arches)
+        with errors.catch():
+            statements = resolve_body(decl.body, body)
+            threads.append(model.Thread(decl.name.text, decl.is_device, statements, decl.span))
+    expects = _expects(_items(block, st.ExpectDecl), arches, errors)
+    errors.raise_any()
     return model.Protocol(
         block.name.text, doc, pages, mappings, tuple(threads), expects, block.span
     )
@@ -45,20 +51,54 @@ def _items(block: st.ProtocolBlock, kind: type) -> list:
     return [item for item in block.items if isinstance(item, kind)]
 
 
-def _unique(names: list[tuple[st.Name, str]]) -> None:
-    """Names that share a namespace, each with the kind of thing it names."""
+def _each(resolve: Callable, decls: list, errors: ErrorList) -> list:
+    """resolve(decl) for each declaration that resolves; the errors of the others go to
+    `errors`."""
+    out = []
+    for decl in decls:
+        with errors.catch():
+            out.append(resolve(decl))
+    return out
+
+
+def _unique_decls(
+    pages: list[st.PageDecl], mappings: list[st.MappingDecl], errors: ErrorList
+) -> tuple[list[st.PageDecl], list[st.MappingDecl]]:
+    """Pages and mappings share one namespace; a name declared again is an error, and the
+    later declaration is left out."""
+    kept = _unique([*pages, *mappings], errors)
+    return (
+        [d for d in kept if isinstance(d, st.PageDecl)],
+        [d for d in kept if isinstance(d, st.MappingDecl)],
+    )
+
+
+def _unique(decls: list, errors: ErrorList) -> list:
+    """The declarations whose name is new in their namespace; each other one is an error."""
     seen: dict[str, tuple[str, Span]] = {}
-    for name, kind in names:
+    kept = []
+    for decl in decls:
+        name, kind = decl.name, _kind(decl)
         if name.text in seen:
             other, span = seen[name.text]
-            raise FlowError(name.span, f"'{name.text}' is already declared as a {other} at {span}")
+            message = f"'{name.text}' is already declared as a {other} at {span}"
+            errors.add(FlowError(name.span, message))
+            continue
         seen[name.text] = (kind, name.span)
+        kept.append(decl)
+    return kept
 
 
-def _doc(block: st.ProtocolBlock) -> str:
+def _kind(decl: st.PageDecl | st.MappingDecl | st.ThreadDecl) -> str:
+    if isinstance(decl, st.ThreadDecl):
+        return "device" if decl.is_device else "thread"
+    return "page" if isinstance(decl, st.PageDecl) else "mapping"
+
+
+def _doc(block: st.ProtocolBlock, errors: ErrorList) -> str:
     docs = _items(block, st.DocDecl)
-    if len(docs) > 1:
-        raise FlowError(docs[1].span, f"doc is already given in this protocol at {docs[0].span}")
+    for doc in docs[1:]:
+        errors.add(FlowError(doc.span, f"doc is already given in this protocol at {docs[0].span}"))
     return docs[0].text if docs else ""
 
 
@@ -73,7 +113,8 @@ def _page(decl: st.PageDecl) -> model.Page:
     return model.Page(decl.name.text, kind, "highmem" in seen, words, decl.span)
 
 
-def _mapping(decl: st.MappingDecl, pages: dict[str, int]) -> model.UserMapping:
+def _mapping(decl: st.MappingDecl, pages: dict[str, int | None]) -> model.UserMapping:
+    """A declared user mapping; `pages` holds every page declared."""
     page = decl.page
     if page.text not in pages:
         raise FlowError(page.span, f"unknown page '{page.text}'{suggest(page.text, set(pages))}")
@@ -84,34 +125,27 @@ def _mapping(decl: st.MappingDecl, pages: dict[str, int]) -> model.UserMapping:
     return model.UserMapping(decl.name.text, page.text, value, decl.span)
 
 
-def _check_events(signals: list[st.Name], waits: list[st.Name]) -> None:
-    signalled = {name.text for name in signals}
-    for wait in waits:
-        if wait.text not in signalled:
-            raise FlowError(
-                wait.span,
-                f"unknown event '{wait.text}': no thread signals it{suggest(wait.text, signalled)}",
-            )
-
-
-def _expects(decls: list[st.ExpectDecl], arches: Collection[str]) -> tuple[model.Expect, ...]:
-    """One model.Expect per arch named; an arch may be named by one expect line only."""
+def _expects(
+    decls: list[st.ExpectDecl], arches: Collection[str], errors: ErrorList
+) -> tuple[model.Expect, ...]:
+    """One model.Expect per arch named; an arch may be named by one expect line only. Each
+    line is checked on its own."""
     expects: list[model.Expect] = []
     seen: dict[str, Span] = {}
     for decl in decls:
-        kinds = _verdicts(decl.verdicts)
-        for arch in decl.arches:
-            if arch.text not in arches:
-                raise FlowError(
-                    arch.span, f"unknown arch '{arch.text}'{suggest(arch.text, set(arches))}"
-                )
-            if arch.text in seen:
-                raise FlowError(
-                    arch.span,
-                    f"arch '{arch.text}' already has an expect at {seen[arch.text]}",
-                )
-            seen[arch.text] = arch.span
-            expects.append(model.Expect(kinds, arch.text, arch.span))
+        with errors.catch():
+            kinds = _verdicts(decl.verdicts)
+            for arch in decl.arches:
+                if arch.text not in arches:
+                    hint = suggest(arch.text, set(arches))
+                    raise FlowError(arch.span, f"unknown arch '{arch.text}'{hint}")
+                if arch.text in seen:
+                    raise FlowError(
+                        arch.span,
+                        f"arch '{arch.text}' already has an expect at {seen[arch.text]}",
+                    )
+                seen[arch.text] = arch.span
+                expects.append(model.Expect(kinds, arch.text, arch.span))
     return tuple(expects)
 
 

@@ -5,9 +5,11 @@ the same input gives the same bytes."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from checker.check import CheckResult
-from checker.front.source import SourceText
+from checker.errors import FlowError, FlowWarning
+from checker.front.source import SourceText, Span
 from checker.report.text import TraceRenderer
 from checker.report.trace import Trace
 
@@ -68,7 +70,11 @@ def result_data(result: CheckResult, sources: dict[str, SourceText]) -> dict:
     return data
 
 
-def render_json(results: list[CheckResult], sources: dict[str, SourceText]) -> str:
+def render_json(
+    results: list[CheckResult],
+    sources: dict[str, SourceText],
+    warnings: Sequence[FlowWarning] = (),
+) -> str:
     mismatched = sum(1 for r in results if r.status == "unexpected")
     inconclusive = sum(1 for r in results if r.status == "inconclusive")
     document = {
@@ -79,5 +85,21 @@ def render_json(results: list[CheckResult], sources: dict[str, SourceText]) -> s
             "unexpected": mismatched,
             "inconclusive": inconclusive,
         },
+        "warnings": [_diagnostic(w.span, w.message, w.notes) for w in warnings],
     }
     return json.dumps(document, indent=2, sort_keys=True)
+
+
+def render_input_errors(error: FlowError, warnings: Sequence[FlowWarning] = ()) -> str:
+    """The document for a run whose input is unusable (exit status 2): the errors, each with
+    its location (null for a file as a whole), how many were left out, and the warnings."""
+    document = {
+        "errors": [_diagnostic(e.span, e.message, e.notes) for e in error.errors],
+        "errors_not_shown": error.more,
+        "warnings": [_diagnostic(w.span, w.message, w.notes) for w in warnings],
+    }
+    return json.dumps(document, indent=2, sort_keys=True)
+
+
+def _diagnostic(span: Span | None, message: str, notes: tuple[str, ...]) -> dict:
+    return {"at": None if span is None else str(span), "message": message, "notes": list(notes)}
