@@ -27,7 +27,7 @@ PageKind = Literal["anon", "file"]
 Indexing = Literal["pipt", "vipt", "vivt"]
 SpeculativeFill = Literal["no", "yes", "tlb"]
 MaintenanceOp = Literal["flush", "writeback", "invalidate", "purge_tlb"]
-AliasSetKind = Literal["mapping", "kernel", "user", "all"]
+AliasSetKind = Literal["mapping", "kernel", "user", "all", "every"]
 ParamKind = Literal["page", "mapping"]
 # `map P colour C`: a number, or one of the words below.
 ColourSpec = Union[int, Literal["any", "linear", "user"]]

@@ -338,8 +338,13 @@ class _Builder(Transformer_NonRecursive):
         return st.AliasTarget("mapping", self._name(children[0]), self._span(meta))
 
     def alias_page(self, meta, children) -> st.AliasTarget:
-        kind, page = children
-        return st.AliasTarget(str(kind), self._name(page), self._span(meta))
+        kind, *page = [c for c in children if c is not None]
+        span = self._span(meta)
+        if not page:
+            if str(kind) != "all":
+                raise FlowError(span, f"{kind}() needs a page or a mapping: {kind}(p)")
+            return st.AliasTarget("every", st.Name("", span), span)
+        return st.AliasTarget(str(kind), self._name(page[0]), span)
 
     def cost(self, meta, children) -> st.Number:
         return self._number(children[0])

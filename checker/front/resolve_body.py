@@ -335,7 +335,9 @@ class _Resolver:
     def maintenance(self, stmt: st.MaintenanceStmt, flow: _Flow) -> model.Statement:
         target = stmt.target
         of_mapping = False
-        if target.kind == "mapping":
+        if target.kind == "every":
+            pass  # `all()`: every cached line of every page (flush_cache_all)
+        elif target.kind == "mapping":
             self.mapping(target.name, flow, stmt.op)
         elif target.name.text not in self.body.pages and (
             self.binding(target.name.text, flow) is not None or target.name.text in flow.maybe

@@ -141,9 +141,9 @@ class RepeatStmt:
 
 @dataclass(frozen=True)
 class AliasTarget:
-    """`m` (kind "mapping"), `kernel(p)`, `user(p)`, `all(p)`."""
+    """`m` (kind "mapping"), `kernel(p)`, `user(p)`, `all(p)`, `all()` (kind "every")."""
 
-    kind: Literal["mapping", "kernel", "user", "all"]
+    kind: Literal["mapping", "kernel", "user", "all", "every"]
     name: Name
     span: Span
 

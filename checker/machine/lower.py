@@ -269,6 +269,16 @@ class _Builder:
 
     def maintenance(self, s: model.Maintenance, f: _Frame, cont: int, origin: Span) -> int:
         target = s.target
+        if target.kind == "every":
+            # `all()` (flush_cache_all): `all(p)` for every page, one step per page, as the
+            # kernel walks the cache and other CPUs go on meanwhile; the cost counts once.
+            for page in reversed(range(len(self.pages))):
+                text = f"{s.op} all() [{self.pages[page].name}]"
+                cont = self.add(
+                    Node("maint", s.span, origin, (cont,), op=s.op, target="all", page=page,
+                         cost=s.cost if page == 0 else 0, text=text)
+                )
+            return cont
         if target.kind == "mapping":
             reg = f.reg(target.name)
             text = f"{s.op} {self.registers[reg]}"
