@@ -44,6 +44,11 @@ def protocol_text(protocol: model.Protocol) -> str:
     for mapping in protocol.mappings:
         colour = "" if mapping.colour is None else f" colour {mapping.colour}"
         lines.append(f"    mapping {mapping.name} = user({mapping.page}){colour}")
+        if mapping.start != "any":
+            lines.append(f"    start {mapping.name} {mapping.start}")
+    for page in protocol.pages:
+        if page.kernel_start != "empty":
+            lines.append(f"    start kernel({page.name}) {page.kernel_start}")
     for thread in protocol.threads:
         keyword = "device" if thread.is_device else "thread"
         lines.append(f"    {keyword} {thread.name} {{")

@@ -103,16 +103,20 @@ def protocols(draw, max_words: int = 2, symmetric: bool = False) -> m.Protocol:
     some threads get a twin (a second thread with the same body, and the same body with its
     own user mapping), so the symmetry reductions of the explicit engine have work to do."""
     n_pages = draw(st.integers(1, 2))
-    pages = tuple(
-        m.Page(f"p{i}", draw(st.sampled_from(["anon", "file"])), draw(st.booleans()),
-               draw(st.integers(1, max_words)), S)
-        for i in range(n_pages)
-    )
+    pages = []
+    for i in range(n_pages):
+        highmem = draw(st.booleans())
+        # `start kernel(P) ...` (lowmem pages only), mostly the default
+        start = "empty" if highmem else draw(st.sampled_from(["empty", "empty", "clean", "dirty"]))
+        pages.append(m.Page(f"p{i}", draw(st.sampled_from(["anon", "file"])), highmem,
+                            draw(st.integers(1, max_words)), S, start))
+    pages = tuple(pages)
     mappings = []
     for i in range(draw(st.integers(0, 2))):
         page = draw(st.sampled_from(pages))
         colour = draw(st.sampled_from([None, 0, 1, None, 2, 3] if symmetric else [None, 0, 1]))
-        mappings.append(m.UserMapping(f"u{i}", page.name, colour, S))
+        start = draw(st.sampled_from(["any", "any", "clean", "empty"]))
+        mappings.append(m.UserMapping(f"u{i}", page.name, colour, S, start))
     threads = []
     events = ["e0", "e1"]
     signalled: set[str] = set()
@@ -128,7 +132,8 @@ def protocols(draw, max_words: int = 2, symmetric: bool = False) -> m.Protocol:
             used = [mp for mp in mappings if _mentions(twin, mp.name)]
             if used and draw(st.booleans()):  # the twin gets its own copy of one mapping
                 mp = draw(st.sampled_from(used))
-                mappings.append(m.UserMapping(f"{mp.name}_t{t}", mp.page, mp.colour, S))
+                mappings.append(m.UserMapping(f"{mp.name}_t{t}", mp.page, mp.colour, S,
+                                              mp.start))
                 twin = _rename(twin, mp.name, f"{mp.name}_t{t}")
             threads.append(m.Thread(f"t{t}_twin", False, twin, S))
     if draw(st.integers(0, 3)) == 0:

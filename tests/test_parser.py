@@ -304,8 +304,8 @@ def test_crlf_line_ends():
          "expected '[' or the end of the statement, found 'x'"),
         ("protocol p { thread t { } }}", "expected 'arch' or 'protocol', found '}'"),
         ("protocol p { thread t { } ; }", None),
-        ("protocol p { read m }", "expected a declaration (doc, page, mapping, thread, device "
-         "or expect) or '}', found 'read'"),
+        ("protocol p { read m }", "expected a declaration (doc, page, mapping, start, thread, "
+         "device or expect) or '}', found 'read'"),
         ("protocol p { thread t { ) } }", "expected a statement or '}', found ')'"),
         ("protocol p { page a words }", "expected a number, found '}'"),
         ("protocol p { page a @ }", "unexpected character '@'"),

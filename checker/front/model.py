@@ -46,6 +46,8 @@ class Page:
     highmem: bool
     words: int
     span: Span
+    # `start kernel(P) clean|dirty`: what the linear alias holds at the start (default empty).
+    kernel_start: Literal["empty", "clean", "dirty"] = "empty"
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class UserMapping:
     page: str
     colour: int | None
     span: Span
+    # `start M empty|clean`: what the mapping's lines may hold at the start (default any).
+    start: Literal["empty", "clean", "any"] = "any"
 
 
 # ---------------------------------------------------------------------------------------------

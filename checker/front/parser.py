@@ -245,6 +245,14 @@ class _Builder(Transformer_NonRecursive):
             self._name(name), self._name(page), colour[0] if colour else None, self._span(meta)
         )
 
+    def start_mapping(self, meta, children) -> st.StartDecl:
+        name, state = children
+        return st.StartDecl("mapping", self._name(name), self._name(state), self._span(meta))
+
+    def start_kernel(self, meta, children) -> st.StartDecl:
+        name, state = children
+        return st.StartDecl("kernel", self._name(name), self._name(state), self._span(meta))
+
     def thread(self, meta, children) -> st.ThreadDecl:
         return st.ThreadDecl(self._name(children[0]), False, children[1], self._span(meta))
 

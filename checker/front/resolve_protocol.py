@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
+from dataclasses import replace
 
 from checker.errors import ErrorList, FlowError
 from checker.front import model
@@ -27,6 +28,7 @@ def resolve_protocol(block: st.ProtocolBlock, arches: Collection[str]) -> model.
     words: dict[str, int | None] = {decl.name.text: None for decl in page_decls}
     words.update({page.name: page.words for page in pages})
     mappings = tuple(_each(lambda decl: _mapping(decl, words), mapping_decls, errors))
+    pages, mappings = _starts(_items(block, st.StartDecl), pages, mappings, words, errors)
     bindings = {decl.name.text: Binding("declared", None) for decl in mapping_decls}
     bindings.update({m.name: Binding("declared", m.page) for m in mappings})
     threads = []
@@ -123,6 +125,74 @@ def _mapping(decl: st.MappingDecl, pages: dict[str, int | None]) -> model.UserMa
         raise FlowError(colour.span, "a user mapping's colour is a number or 'any'")
     value = colour.value if colour is not None and isinstance(colour.value, int) else None
     return model.UserMapping(decl.name.text, page.text, value, decl.span)
+
+
+MAPPING_STARTS = {
+    "empty": "no line of the mapping is cached",
+    "clean": "its lines are absent or clean: the process has only read the page",
+    "any": "its lines are absent, clean or dirty (the default)",
+}
+KERNEL_STARTS = {
+    "empty": "the linear alias holds nothing (the default)",
+    "clean": "the kernel read the page: its linear-alias lines may be cached, clean",
+    "dirty": "the kernel wrote the page through the linear alias before the protocol; "
+             "the data may still be dirty in the cache",
+}
+
+
+def _starts(
+    decls: list[st.StartDecl],
+    pages: tuple[model.Page, ...],
+    mappings: tuple[model.UserMapping, ...],
+    declared: dict[str, int | None],
+    errors: ErrorList,
+) -> tuple[tuple[model.Page, ...], tuple[model.UserMapping, ...]]:
+    """Apply each `start` declaration to its mapping or page; each is checked on its own."""
+    page_starts: dict[str, str] = {}
+    mapping_starts: dict[str, str] = {}
+    seen: dict[tuple[str, str], Span] = {}
+    by_page = {p.name: p for p in pages}
+    for decl in decls:
+        with errors.catch():
+            key = (decl.kind, decl.name.text)
+            if key in seen:
+                raise FlowError(decl.span, f"the start of {_start_target(decl)} is already "
+                                           f"given at {seen[key]}")
+            seen[key] = decl.span
+            states = MAPPING_STARTS if decl.kind == "mapping" else KERNEL_STARTS
+            state = decl.state.text
+            if state not in states:
+                choices = ", ".join(f"'{s}'" for s in states)
+                raise FlowError(decl.state.span, f"unknown start '{state}' for "
+                                f"{_start_target(decl)}: one of {choices}"
+                                f"{suggest(state, set(states))}")
+            name = decl.name
+            if decl.kind == "kernel":
+                if name.text not in declared:
+                    raise FlowError(name.span, f"unknown page '{name.text}'"
+                                               f"{suggest(name.text, set(declared))}")
+                page = by_page.get(name.text)
+                if page is not None and page.highmem and state != "empty":
+                    raise FlowError(name.span, f"'{name.text}' is highmem: it has no linear "
+                                               "alias to start with data in")
+                page_starts[name.text] = state
+            else:
+                if name.text not in {m.name for m in mappings}:
+                    if name.text in declared:
+                        raise FlowError(name.span, f"'{name.text}' is a page: write "
+                                        f"'start kernel({name.text}) {state}' for its linear "
+                                        "alias, or name a declared mapping")
+                    known = {m.name for m in mappings}
+                    raise FlowError(name.span, f"unknown mapping '{name.text}': `start` names a "
+                                    f"declared mapping{suggest(name.text, known)}")
+                mapping_starts[name.text] = state
+    pages = tuple(replace(p, kernel_start=page_starts.get(p.name, "empty")) for p in pages)
+    mappings = tuple(replace(m, start=mapping_starts.get(m.name, "any")) for m in mappings)
+    return pages, mappings
+
+
+def _start_target(decl: st.StartDecl) -> str:
+    return f"kernel({decl.name.text})" if decl.kind == "kernel" else f"'{decl.name.text}'"
 
 
 def _expects(

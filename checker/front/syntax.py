@@ -322,6 +322,16 @@ class MappingDecl:
 
 
 @dataclass(frozen=True)
+class StartDecl:
+    """`start M STATE` (kind "mapping") or `start kernel(P) STATE` (kind "kernel")."""
+
+    kind: Literal["mapping", "kernel"]
+    name: Name
+    state: Name
+    span: Span
+
+
+@dataclass(frozen=True)
 class ThreadDecl:
     name: Name
     is_device: bool
@@ -336,7 +346,7 @@ class ExpectDecl:
     span: Span
 
 
-ProtocolItem = Union[DocDecl, PageDecl, MappingDecl, ThreadDecl, ExpectDecl]
+ProtocolItem = Union[DocDecl, PageDecl, MappingDecl, StartDecl, ThreadDecl, ExpectDecl]
 
 
 @dataclass(frozen=True)

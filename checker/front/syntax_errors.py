@@ -27,8 +27,8 @@ _GROUPS: tuple[tuple[str, frozenset[str]], ...] = (
         ),
     ),
     (
-        "a declaration (doc, page, mapping, thread, device or expect)",
-        _terminals("DOC PAGE MAPPING THREAD DEVICE EXPECT"),
+        "a declaration (doc, page, mapping, start, thread, device or expect)",
+        _terminals("DOC PAGE MAPPING START THREAD DEVICE EXPECT"),
     ),
     (
         "an arch item (doc, cache, speculative_fill, dma_coherent, fn or on)",

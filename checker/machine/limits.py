@@ -59,12 +59,23 @@ def log10_start_states(program: Program) -> float:
     one line per colour in use."""
     declared = [h for h in program.handles if h.declared]
     log_states = sum(math.log10(program.colour_count) for h in declared if h.colour is None)
+    log_states += math.log10(len(program.start_flags))
+    read = {page for page, info in enumerate(program.pages) if info.kernel_start == "clean"}
     for level in program.levels:
         contents = math.log10(3 if level.write_back else 2)
-        for page in {h.page for h in declared}:
-            mappings = sum(1 for h in declared if h.page == page)
+        for page in {h.page for h in declared} | read:
+            # `start kernel(P) clean` lets the linear alias hold lines too: one more mapping
+            mappings = sum(1 for h in declared if h.page == page) + (page in read)
             width = {"pipt": 1, "vipt": min(mappings, level.colours), "vivt": mappings}
             log_states += width[level.indexing] * program.lines(page) * contents
+    # `start kernel(P) dirty`: a write-through level before the first write-back one may
+    # hold the kernel's write or not.
+    for page, info in enumerate(program.pages):
+        if info.kernel_start == "dirty":
+            for level in program.levels:
+                if level.write_back:
+                    break
+                log_states += program.lines(page) * math.log10(2)
     return log_states
 
 

@@ -407,12 +407,14 @@ def _builder(protocol: model.Protocol, arch: model.Arch, drop: frozenset[Span]) 
     b = _Builder(protocol, arch, drop)
     for page in protocol.pages:
         b.page_index[page.name] = len(b.pages)
-        b.pages.append(PageInfo(page.name, page.kind, page.highmem, page.words))
+        b.pages.append(PageInfo(page.name, page.kind, page.highmem, page.words,
+                                page.kernel_start))
         b.aliases.append(AliasInfo(len(b.pages) - 1, -1, f"kernel({page.name})"))
     for mapping in protocol.mappings:
         page = b.page_index[mapping.page]
         reg = b.new_register(mapping.name)
         handle = b.new_handle(mapping.name, page, user=True, colour=mapping.colour, declared=True)
+        b.handles[handle] = replace(b.handles[handle], start=mapping.start)
         b.initial[reg] = handle
     return b
 

@@ -73,6 +73,7 @@ class PageInfo:
     kind: str
     highmem: bool
     words: int
+    kernel_start: str = "empty"  # `start kernel(P) clean|dirty`
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class HandleInfo:
     colour: model.ColourSpec | None  # None: a declared mapping with `colour any`
     declared: bool
     alias: int
+    start: str = "any"  # a declared mapping's `start`: empty, clean or any
 
 
 @dataclass(frozen=True)

@@ -129,59 +129,102 @@ class Semantics:
     def each_initial_state(self, colourings=None) -> Iterator[State]:
         """initial_states one at a time, maybe with repeats: the explicit search looks at
         its limits while they come (there can be millions)."""
-        p, lay = self.program, self.layout
+        p = self.program
         n_threads = len(p.threads)
-        zero = (0,) * self.words
         if colourings is None:
             colourings = itertools.product(*self.start_colours())
         hstat = tuple(LIVE if h.declared else 0 for h in p.handles)
         tlb = tuple(a.handle >= 0 and p.handles[a.handle].declared for a in p.aliases)
+        # `start kernel(P) dirty`: the kernel wrote every word of P (write #1) before the
+        # protocol, and every thread knows of it; memory still holds the initial value.
+        pre = tuple(int(w in self.prewritten_words()) for w in range(self.words))
+        # With no write-back level the write went through to memory.
+        mem = pre if not any(level.write_back for level in p.levels) else (0,) * self.words
         base = State(
             pcs=tuple(t.entry for t in p.threads),
             regs=p.initial_registers,
             hstat=hstat,
             hcol=(0,) * len(p.handles),
             tlb=tlb,
-            cache=(None,) * len(lay.slots),
-            mem=zero,
-            last=zero,
+            cache=(None,) * len(self.layout.slots),
+            mem=mem,
+            last=pre,
             flags=frozenset(),
-            views=(zero,) * n_threads,
+            views=(pre,) * n_threads,
             signals=(None,) * len(p.events),
             holders=(-1,) * len(p.locks),
-            lock_views=(zero,) * len(p.locks),
-            counter=0,
+            lock_views=((0,) * self.words,) * len(p.locks),
+            counter=int(any(pre)),
         )
         for colours in colourings:
             for flags in p.start_flags:
                 yield from self._start_caches(replace(base, hcol=tuple(colours), flags=flags))
 
-    def _start_caches(self, coloured: State) -> Iterator[State]:
-        """Each start content of the lines the declared mappings reach, from `coloured`."""
+    def prewritten_words(self) -> set[int]:
+        """The words of the pages declared `start kernel(P) dirty` (flat memory indices)."""
+        out: set[int] = set()
+        for page, info in enumerate(self.program.pages):
+            if info.kernel_start == "dirty":
+                base = self.layout.word_offset[page]
+                out.update(range(base, base + info.words))
+        return out
+
+    def start_line_options(self, hcol) -> dict[int, tuple]:
+        """Per slot that may hold something at the start (given the handles' colours), the
+        contents it may start with. A declared mapping's lines: absent, clean, or dirty on a
+        write-back level, as its `start` allows (`empty`: absent only; `clean`: no dirty);
+        a slot two aliases share takes the most either allows. `start kernel(P) clean`: the
+        linear alias's lines too may be clean. `start kernel(P) dirty`: the kernel's write
+        #1 sits dirty at the first write-back level (a write-through level before it may
+        hold it clean), whatever else shares that line; every other outcome of it (written
+        back, evicted) the environment reaches from there."""
         p, lay = self.program, self.layout
-        slots = sorted(self._declared_slots(coloured))
-        options = []
-        for slot in slots:
-            level = p.levels[lay.slots[slot].level]
-            clean = (False, (0,) * p.line_words)
-            dirty = (True, (0,) * p.line_words)
-            options.append((None, clean, dirty) if level.write_back else (None, clean))
-        for contents in itertools.product(*options):
+        rank: dict[int, int] = {}
+        wanted = {"empty": 0, "clean": 1, "any": 2}
+
+        def reach(alias: int, page: int, level_rank: int) -> None:
+            for level in range(len(p.levels)):
+                for line in range(p.lines(page)):
+                    slot = lay.alias_slot(hcol, level, alias, line)
+                    rank[slot] = max(rank.get(slot, 0), level_rank)
+
+        for h in p.handles:
+            if h.declared:
+                reach(h.alias, h.page, wanted[h.start])
+        for page, info in enumerate(p.pages):
+            if info.kernel_start == "clean":
+                reach(page, page, 1)  # the linear alias of page P is alias P
+        zeros = (0,) * p.line_words
+        options: dict[int, tuple] = {}
+        for slot, r in rank.items():
+            write_back = p.levels[lay.slots[slot].level].write_back
+            options[slot] = ((None,), (None, (False, zeros)),
+                             (None, (False, zeros), (True, zeros) if write_back else
+                              (False, zeros)))[r]
+        for page, info in enumerate(p.pages):
+            if info.kernel_start != "dirty":
+                continue
+            for line in range(p.lines(page)):
+                words = lay.line_words(page, line)
+                data = tuple(int(i < len(words)) for i in range(p.line_words))
+                for level, lv in enumerate(p.levels):
+                    slot = lay.alias_slot(hcol, level, page, line)
+                    if lv.write_back:
+                        options[slot] = ((True, data),)
+                        break
+                    options[slot] = (None, (False, data))
+        return {slot: tuple(dict.fromkeys(o)) for slot, o in options.items()}
+
+    def _start_caches(self, coloured: State) -> Iterator[State]:
+        """Each start content of the cache, from `coloured` (start_line_options)."""
+        options = self.start_line_options(coloured.hcol)
+        slots = sorted(options)
+        for contents in itertools.product(*(options[slot] for slot in slots)):
             cache = list(coloured.cache)
             for slot, line in zip(slots, contents, strict=True):
                 cache[slot] = line
             start = replace(coloured, cache=tuple(cache))
             yield from self._settle_all(start)
-
-    def _declared_slots(self, state: State) -> set[int]:
-        lay, p = self.layout, self.program
-        slots = set()
-        for h in p.handles:
-            if h.declared:
-                for level in range(len(p.levels)):
-                    for line in range(p.lines(h.page)):
-                        slots.add(lay.alias_slot(state.hcol, level, h.alias, line))
-        return slots
 
     def _settle_all(self, state: State) -> list[State]:
         works = [_Work(state)]

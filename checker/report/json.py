@@ -15,7 +15,7 @@ from checker.report.trace import Trace
 
 
 def trace_data(renderer: TraceRenderer, trace: Trace) -> dict:
-    renderer.writes = {0: "the initial value"}
+    renderer.reset_writes()
     steps = []
     for number, step in enumerate(trace.steps, 1):
         label = step.label

@@ -86,8 +86,15 @@ class TraceRenderer:
 
     # -- the trace -------------------------------------------------------------------------
 
-    def render(self, trace: Trace) -> list[str]:
+    def reset_writes(self) -> None:
+        """Forget the writes of the last trace: the ones made before any step remain."""
         self.writes = {0: "the initial value"}
+        pre = [info.name for info in self.p.pages if info.kernel_start == "dirty"]
+        if pre:
+            self.writes[1] = f"the kernel's write to {', '.join(pre)} before the start"
+
+    def render(self, trace: Trace) -> list[str]:
+        self.reset_writes()
         out = [self.start_text(trace.start)]
         for number, step in enumerate(trace.steps, 1):
             out.extend(self.step_lines(number, step))

@@ -269,8 +269,9 @@ class _Member:
             h = self.p.initial_registers[r]
             if h >= 0:
                 info = self.p.handles[h]
+                # Its `start` too: swapping mappings that start differently is no symmetry.
                 out.append((self.regs.index(r), self.handles.index(h) if h in self.handles
-                            else ("global", h), info.page, info.colour))
+                            else ("global", h), info.page, info.colour, info.start))
         return out
 
     def matches(self, other: _Member) -> bool:

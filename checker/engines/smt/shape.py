@@ -186,7 +186,8 @@ def _cond_flags(cond) -> set[tuple[int, str]]:
 def _count_writes(program: Program) -> int:
     """An upper bound on the write ids one execution makes (each node runs at most once)."""
     nodes = program.nodes
-    total = 0
+    # `start kernel(P) dirty`: write #1 was made before the start.
+    total = int(any(p.kernel_start == "dirty" for p in program.pages))
     for node in nodes:
         if node.kind in ("write", "dma_write"):
             total += 1

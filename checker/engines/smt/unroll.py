@@ -20,6 +20,7 @@ from checker.engines.smt.shape import Shape
 from checker.engines.smt.shape import bits_for as shape_bits
 from checker.engines.smt.step import StepEncoder, StepVars
 from checker.machine.program import END, Program
+from checker.machine.semantics import Semantics
 from checker.machine.state import LIVE, Layout
 
 SILENT = ("move", "choice")
@@ -241,15 +242,30 @@ def initial(program: Program, layout: Layout, shape: Shape, enc: StepEncoder, s:
     for a, alias in enumerate(program.aliases):
         declared = alias.handle >= 0 and program.handles[alias.handle].declared
         cons.append(s[sh.tlb[a]] == declared)
+    # The start contents (semantics.Semantics.start_line_options).
+    prewritten = _prewritten_lines(program, layout)
     for x, slot in enumerate(layout.slots):
-        may = _declared_reach(program, layout, shape, s, slot)
         level = program.levels[slot.level]
+        if x in prewritten:
+            data, dirty = prewritten[x]
+            if dirty:
+                cons.append(s[sh.present[x]])
+            cons.append(s[sh.dirty[x]] == dirty)
+            cons.extend(s[i] == v for i, v in zip(sh.data[x], data, strict=True))
+            continue
+        may = _declared_reach(program, layout, shape, s, slot, ("clean", "any"))
+        may_dirty = _declared_reach(program, layout, shape, s, slot, ("any",))
         cons.append(z3.Implies(s[sh.present[x]], may))
-        cons.append(z3.Implies(s[sh.dirty[x]], s[sh.present[x]]))
+        cons.append(z3.Implies(s[sh.dirty[x]], z3.And(s[sh.present[x]], may_dirty)))
         if not level.write_back:
             cons.append(z3.Not(s[sh.dirty[x]]))
         cons.extend(s[i] == 0 for i in sh.data[x])
-    zero_blocks = [sh.mem, sh.last, *sh.view, *sh.sigview, *sh.lockview, [sh.counter]]
+    pre = Semantics(program).prewritten_words()
+    through = not any(level.write_back for level in program.levels)
+    cons.extend(s[i] == int(w in pre and through) for w, i in enumerate(sh.mem))
+    cons.extend(s[i] == int(w in pre) for block in (sh.last, *sh.view) for w, i in enumerate(block))
+    cons.append(s[sh.counter] == int(bool(pre)))
+    zero_blocks = [*sh.sigview, *sh.lockview]
     cons.extend(s[i] == 0 for block in zero_blocks for i in block)
     cons.extend(z3.Not(s[i]) for i in sh.sig)
     # The flags of the start (machine/start_flags.py): one of the program's start flag sets.
@@ -286,12 +302,35 @@ def _start_colour_symmetry(program: Program, shape: Shape, s: list) -> list:
     return cons
 
 
-def _declared_reach(program: Program, layout: Layout, shape: Shape, s: list, slot) -> z3.BoolRef:
-    """Whether a declared mapping's alias reaches `slot` (only those may start filled)."""
+def _prewritten_lines(program: Program, layout: Layout) -> dict[int, tuple[tuple, bool]]:
+    """The slots `start kernel(P) dirty` fixes (their data and dirty bit): the linear alias
+    has colour 0, so they do not depend on the handles' colours."""
+    options = Semantics(program).start_line_options([0] * len(program.handles))
+    out = {}
+    for page, info in enumerate(program.pages):
+        if info.kernel_start != "dirty":
+            continue
+        for level in range(len(program.levels)):
+            for line in range(program.lines(page)):
+                x = layout.alias_slot([0] * len(program.handles), level, page, line)
+                held = [o for o in options.get(x, ()) if o is not None]
+                if held and held[0][1] != (0,) * program.line_words:
+                    out[x] = (held[0][1], held[0][0])
+    return out
+
+
+def _declared_reach(program: Program, layout: Layout, shape: Shape, s: list, slot,
+                    starts: tuple[str, ...]) -> z3.BoolRef:
+    """Whether an alias whose start is one of `starts` reaches `slot` (only those may start
+    filled): a declared mapping's, or the linear alias of a `start kernel(P) clean` page."""
     indexing = program.levels[slot.level].indexing
     reach = []
+    if "clean" in starts and program.pages[slot.page].kernel_start == "clean":
+        reach.append(shape.boolval(indexing == "pipt"
+                                   or (indexing == "vivt" and slot.key == slot.page)
+                                   or (indexing == "vipt" and slot.key == 0)))
     for h, info in enumerate(program.handles):
-        if not info.declared or info.page != slot.page:
+        if not info.declared or info.page != slot.page or info.start not in starts:
             continue
         if indexing == "pipt":
             reach.append(shape.boolval(True))
