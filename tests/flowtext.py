@@ -110,19 +110,22 @@ def _simple(s: model.Statement) -> str:  # noqa: PLR0911 (one case per statement
     if isinstance(s, (model.Lock, model.Unlock)):
         return f"{type(s).__name__.lower()} {s.name}"
     if isinstance(s, model.Mmap):
-        return f"{s.result} = mmap({s.page})"
+        return f"{s.result} = mmap({s.page})" + (f" at {s.at}" if s.at else "")
     if isinstance(s, model.Munmap):
         return f"munmap({s.mapping})"
     if isinstance(s, model.DmaAccess):
         return f"dma_{s.kind} {s.page}[{s.index}]"
     if isinstance(s, model.Maintenance):
         target = s.target.name
-        if s.target.kind != "mapping":
+        if s.target.kind == "every":
+            target = "all()"
+        elif s.target.kind != "mapping":
             target = f"{s.target.kind}({target})"
         cost = f" cost {s.cost}" if s.cost is not None else ""
         return f"{s.op} {target}{cost}"
     if isinstance(s, model.MapOp):
-        text = f"map {s.page} colour {s.colour}"
+        colour = f"user({s.user_of})" if s.user_of else s.colour
+        text = f"map {s.page} colour {colour}"
         return f"{s.result} = {text}" if s.result else text
     if isinstance(s, model.Unmap):
         return f"unmap {s.mapping}"
@@ -135,7 +138,8 @@ def _simple(s: model.Statement) -> str:  # noqa: PLR0911 (one case per statement
         if value is None:
             return "return"
         if isinstance(value, model.MapOp):
-            return f"return map {value.page} colour {value.colour}"
+            colour = f"user({value.user_of})" if value.user_of else value.colour
+            return f"return map {value.page} colour {colour}"
         if isinstance(value, model.MappingArg):
             return f"return {value.name}"
         return f"return {_simple(value)}"

@@ -223,7 +223,8 @@ def _statement(draw, pages, bound: dict, events, signalled: set, t: int) -> list
         return [m.Either((tuple(first), tuple(second)), S)]
     if kind == 9 and draw(st.booleans()):
         var = f"u{t}_{page.name}_{len(bound)}"  # an mmap name keeps one page
-        stmts = [m.Mmap(var, page.name, S)]
+        at = draw(st.sampled_from([None, None, *sorted(bound)]))  # `mmap(p) at v`
+        stmts = [m.Mmap(var, page.name, S, at)]
         if draw(st.booleans()):
             stmts.append(m.Access(draw(st.sampled_from(["read", "write"])), var, 0, S))
         if draw(st.booleans()):

@@ -30,7 +30,8 @@ MaintenanceOp = Literal["flush", "writeback", "invalidate", "purge_tlb"]
 AliasSetKind = Literal["mapping", "kernel", "user", "all", "every"]
 ParamKind = Literal["page", "mapping"]
 # `map P colour C`: a number, or one of the words below.
-ColourSpec = Union[int, Literal["any", "linear", "user"]]
+# "same": `mmap(p) at v`, the colour of v's handle (lowering keeps v's register).
+ColourSpec = Union[int, Literal["any", "linear", "user", "same"]]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -201,6 +202,7 @@ class Mmap:
     result: str
     page: str
     span: Span
+    at: str | None = None  # `u = mmap(p) at v`: the mapping whose address (colour) u takes
 
 
 @dataclass(frozen=True)
@@ -259,6 +261,7 @@ class MapOp:
     colour: ColourSpec
     result: str | None
     span: Span
+    user_of: str | None = None  # `colour user(q)`: q's live user mappings give the colour
 
 
 @dataclass(frozen=True)

@@ -111,7 +111,7 @@ _OPTIONS = _rule_names(
 # Rules that only choose one keyword; their value is the keyword's token.
 _KEYWORD_CHOICES = _rule_names(
     "choice param_kind access_kind sync_kind maintenance_op alias_kind flag_kind "
-    "predicate_kind colour_value"
+    "predicate_kind"
 )
 
 
@@ -300,8 +300,14 @@ class _Builder(Transformer_NonRecursive):
         )
 
     def assign(self, meta, children) -> st.CallStmt | st.MapStmt:
-        target, value = children
-        return dataclasses.replace(value, result=self._name(target), span=self._span(meta))
+        target, value, *at = children
+        value = dataclasses.replace(value, result=self._name(target), span=self._span(meta))
+        if at:
+            value = dataclasses.replace(value, at=at[0])
+        return value
+
+    def at(self, meta, children) -> st.Name:
+        return self._name(children[0])
 
     def access(self, meta, children) -> st.AccessStmt:
         kind, mapping, *index = children
@@ -362,9 +368,14 @@ class _Builder(Transformer_NonRecursive):
         return st.MapStmt(self._name(page), colour[0] if colour else None, None, self._span(meta))
 
     def colour(self, meta, children) -> st.Colour:
+        return children[0]
+
+    def colour_value(self, meta, children) -> st.Colour:
+        # A `!` rule: `user ( NAME )` keeps its parentheses.
         token = children[0]
         value: int | str = self._int(token) if token.type == "INT" else str(token)
-        return st.Colour(value, self._at(token))
+        of = self._name(children[2]) if len(children) > 2 else None
+        return st.Colour(value, self._at(token), of)
 
     def unmap(self, meta, children) -> st.UnmapStmt:
         return st.UnmapStmt(self._name(children[0]), self._span(meta))

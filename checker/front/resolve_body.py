@@ -222,6 +222,9 @@ class _Resolver:
         name = stmt.function.text
         if name == "mmap":
             return self.mmap(stmt, flow)
+        if stmt.at is not None:
+            raise FlowError(stmt.at.span, f"only mmap takes 'at' (a mapping at the address of "
+                                          f"another), not {name}")
         if name == "munmap":
             return self.munmap(stmt, flow)
         spelled = respell(stmt, _Scope(self, flow))
@@ -284,8 +287,14 @@ class _Resolver:
         if len(stmt.args) != 1:
             raise FlowError(stmt.span, "mmap takes one page")
         page = self.page(stmt.args[0], flow, "mmap")
+        at = None
+        if stmt.at is not None:
+            # `u = mmap(p) at v`: at v's address, so at v's colour (v may be unmapped by now:
+            # COW replaces the old page's PTE at the same address).
+            self.mapping(stmt.at, flow, "mmap ... at")
+            at = stmt.at.text
         self.bind(stmt.result, Binding("mmap", page), flow)
-        return model.Mmap(stmt.result.text, page, stmt.span)
+        return model.Mmap(stmt.result.text, page, stmt.span, at)
 
     def munmap(self, stmt: st.CallStmt, flow: _Flow) -> model.Statement:
         if stmt.result is not None:
@@ -363,7 +372,11 @@ class _Resolver:
     def map_op(self, stmt: st.MapStmt, result: str | None, flow: _Flow) -> model.MapOp:
         page = self.page(stmt.page, flow, "map")
         colour: model.ColourSpec = stmt.colour.value if stmt.colour else "any"
-        return model.MapOp(page, colour, result, stmt.span)
+        user_of = None
+        if stmt.colour is not None and stmt.colour.of is not None:
+            # `colour user(q)`: the colour of a live user mapping of page q
+            user_of = self.page(stmt.colour.of, flow, "colour user(...)")
+        return model.MapOp(page, colour, result, stmt.span, user_of)
 
     def unmap(self, stmt: st.UnmapStmt, flow: _Flow) -> model.Statement:
         self.mapping(stmt.mapping, flow, "unmap")

@@ -90,6 +90,7 @@ class CallStmt:
     args: tuple[Name, ...]
     result: Name | None
     span: Span
+    at: Name | None = None  # `u = mmap(p) at v`
 
 
 @dataclass(frozen=True)
@@ -158,10 +159,11 @@ class MaintenanceStmt:
 
 @dataclass(frozen=True)
 class Colour:
-    """The value after `colour`: a number or `any` / `linear` / `user`."""
+    """The value after `colour`: a number or `any` / `linear` / `user` / `user(Q)`."""
 
     value: int | str
     span: Span
+    of: Name | None = None  # `user(Q)`: the page whose user mappings give the colour
 
 
 @dataclass(frozen=True)

@@ -225,19 +225,25 @@ class _Builder:
         page = f.pages[s.page]
         name = self.registers[reg] if reg >= 0 else f"map {self.pages[page].name}"
         handle = self.new_handle(name, page, user=False, colour=s.colour, declared=False)
+        if s.user_of is not None:
+            self.handles[handle] = replace(self.handles[handle], user_of=f.pages[s.user_of])
         if reg < 0:
             reg = self.new_register(name)
-        text = f"map {self.pages[page].name} colour {s.colour}"
+        colour = f"user({self.pages[f.pages[s.user_of]].name})" if s.user_of else s.colour
+        text = f"map {self.pages[page].name} colour {colour}"
         node = Node("map", s.span, origin, (cont,), reg=reg, handle=handle, text=text)
         return self.add(node)
 
     def mmap(self, s: model.Mmap, f: _Frame, cont: int) -> int:
         page = f.pages[s.page]
         reg = f.reg(s.result)
-        handle = self.new_handle(s.result, page, user=True, colour="any", declared=False)
+        colour = "same" if s.at is not None else "any"
+        handle = self.new_handle(s.result, page, user=True, colour=colour, declared=False)
+        if s.at is not None:
+            self.handles[handle] = replace(self.handles[handle], same_as=f.reg(s.at))
         origin = f.origin or s.span
         hook = self.hook("user_map", page, f, origin, cont)
-        text = f"{s.result} = mmap({s.page})"
+        text = f"{s.result} = mmap({s.page})" + (f" at {s.at}" if s.at else "")
         return self.add(Node("mmap", s.span, origin, (hook,), reg=reg, handle=handle, text=text))
 
     def munmap(self, s: model.Munmap, f: _Frame, cont: int) -> int:

@@ -87,6 +87,8 @@ class HandleInfo:
     declared: bool
     alias: int
     start: str = "any"  # a declared mapping's `start`: empty, clean or any
+    user_of: int = -1  # `colour user(q)`: the page whose live user mappings give the colour
+    same_as: int = -1  # `mmap(p) at v` (colour "same"): the register holding v
 
 
 @dataclass(frozen=True)

@@ -435,9 +435,11 @@ class Semantics:
             colours: list[int] = [0]
         elif isinstance(spec, int):
             colours = [spec % p.colour_count]
+        elif spec == "same":
+            colours = [w.hcol[w.regs[handle.same_as]]]
         elif spec == "user":
-            live = {w.hcol[h] for h in self.layout.user_handles[handle.page]
-                    if w.hstat[h] == LIVE}
+            of = handle.user_of if handle.user_of >= 0 else handle.page
+            live = {w.hcol[h] for h in self.layout.user_handles[of] if w.hstat[h] == LIVE}
             colours = sorted(live) if live else list(range(p.colour_count))
         else:
             colours = list(range(p.colour_count))

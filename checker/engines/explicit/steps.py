@@ -270,8 +270,11 @@ class Steps:
             return [0]
         if isinstance(spec, int):
             return [spec % p.colour_count]
+        if spec == "same":
+            return [w[self.HCOL + w[self.REG + info.same_as] - 1]]
         if spec == "user":
-            live = {w[self.HCOL + h] for h in self.layout.user_handles[info.page]
+            of = info.user_of if info.user_of >= 0 else info.page
+            live = {w[self.HCOL + h] for h in self.layout.user_handles[of]
                     if w[self.HST + h] == LIVE}
             if live:
                 return sorted(live)

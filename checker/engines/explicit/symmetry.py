@@ -141,7 +141,8 @@ class ThreadSymmetry:
         owner = _node_threads(p)
         reg_users: dict[int, set[int]] = {}
         for pc, node in enumerate(p.nodes):
-            for reg in (node.reg, node.reg2):
+            same_as = p.handles[node.handle].same_as if node.kind == "mmap" else -1
+            for reg in (node.reg, node.reg2, same_as):  # `mmap(p) at v` reads v's register
                 if reg >= 0:
                     reg_users.setdefault(reg, set()).add(owner[pc])
         self.owned_regs = {r: next(iter(ts)) for r, ts in reg_users.items() if len(ts) == 1}
@@ -257,7 +258,10 @@ class _Member:
         handle = None
         if n.handle >= 0:
             info = self.p.handles[n.handle]
-            handle = (self.handles.index(n.handle), info.page, info.user, info.colour)
+            # `colour user(q)` and `mmap(p) at v` read q's mappings or v's register.
+            same = reg(info.same_as) if info.same_as >= 0 else None
+            handle = (self.handles.index(n.handle), info.page, info.user, info.colour,
+                      info.user_of, same)
         nxt = tuple(self.index_of.get(x, -1) for x in n.next)
         return (n.kind, nxt, reg(n.reg) if n.reg >= 0 else None,
                 reg(n.reg2) if n.reg2 >= 0 else None, n.page, n.index, n.event, n.lock,

@@ -348,12 +348,17 @@ class StepEncoder:
             allowed = v.colour == 0
         elif isinstance(spec, int):
             allowed = v.colour == spec % p.colour_count
+        elif spec == "same":
+            allowed = self.sh.any_of([z3.And(s[sh.reg[info.same_as]] == self.handle_val(h),
+                                             v.colour == s[sh.hcol[h]])
+                                      for h in range(len(p.handles))])
         else:
             in_range = z3.ULT(v.colour, p.colour_count)
             allowed = in_range
             if spec == "user":
+                of = info.user_of if info.user_of >= 0 else info.page
                 lives = [(s[sh.hstat[h]] == self.sh.bv(LIVE, 2), s[sh.hcol[h]])
-                         for h in self.lay.user_handles[info.page]]
+                         for h in self.lay.user_handles[of]]
                 if lives:
                     any_live = z3.Or([lv for lv, _ in lives])
                     some = z3.Or([z3.And(lv, v.colour == col) for lv, col in lives])
