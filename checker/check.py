@@ -22,16 +22,29 @@ from checker.machine.program import Program
 from checker.machine.semantics import Semantics
 from checker.report.trace import Trace, replay, shrink
 
+Unit = tuple[Span, ...]  # a protocol statement, then the calls inside it (Node.unit)
+
 
 @dataclass(frozen=True)
 class Redundancy:
-    """A protocol statement whose cache maintenance can go without any finding appearing."""
+    """Cache maintenance that can go without any finding appearing: a protocol statement's
+    (`unit` is the statement alone), or, inside a statement that cannot go as a whole, one
+    nested call's or micro-operation's (`unit` leads from the statement to it)."""
 
-    statement: Span
-    depends_on: tuple[Span, ...]  # reported statements that cannot go together with this one
-    # When no pair explains it but all reported statements cannot go together (three
-    # flushes any one of which is enough), the others of that group.
-    group: tuple[Span, ...] = ()
+    unit: Unit
+    depends_on: tuple[Unit, ...]  # reported units that cannot go together with this one
+    # When no pair explains it but all reported units cannot go together (three flushes
+    # any one of which is enough), the others of that group.
+    group: tuple[Unit, ...] = ()
+
+    @property
+    def statement(self) -> Span:
+        return self.unit[0]
+
+    @property
+    def within(self) -> Unit:
+        """The path from the statement into arch code (empty: the whole statement)."""
+        return self.unit[1:]
 
 
 @dataclass(frozen=True)
@@ -42,15 +55,26 @@ class CheckResult:
     kinds: frozenset[str]  # found; when not complete, those found before the limit
     expected: frozenset[str]
     traces: dict[str, Trace] = field(default_factory=dict)
-    redundant: tuple[Redundancy, ...] = ()
+    redundant: tuple[Redundancy, ...] = ()  # whole protocol statements: redundant_flush
     states: int = 0
     reason: str = ""
     program: Program | None = None
     engine: str = ""  # which engine answered
+    # Inside statements that are needed as a whole: a nested call or micro-operation whose
+    # maintenance can go. Reported beside the verdict; not a kind (the contract's
+    # redundant_flush is per protocol statement).
+    inner: tuple[Redundancy, ...] = ()
+    # `expect redundant_flush at LINES`: the lines the redundant statements must be on.
+    expected_lines: frozenset[int] | None = None
+
+    @property
+    def redundant_lines(self) -> frozenset[int]:
+        return frozenset(r.statement.line for r in self.redundant)
 
     @property
     def matches(self) -> bool:
-        return self.complete and self.kinds == self.expected
+        lines_ok = self.expected_lines is None or self.redundant_lines == self.expected_lines
+        return self.complete and self.kinds == self.expected and lines_ok
 
     @property
     def status(self) -> str:
@@ -65,9 +89,12 @@ class CheckResult:
     def verdict(self) -> tuple:
         """What two engines must agree on: the kinds found, and each redundant statement with
         its dependencies (bench/differential.py, tests/test_differential.py)."""
+        def text(unit: Unit) -> str:
+            return " > ".join(map(str, unit))
+
         redundant = sorted(
-            (str(r.statement), sorted(map(str, r.depends_on)), sorted(map(str, r.group)))
-            for r in self.redundant
+            (text(r.unit), sorted(map(text, r.depends_on)), sorted(map(text, r.group)))
+            for r in (*self.redundant, *self.inner)
         )
         return sorted(self.kinds), redundant
 
@@ -136,22 +163,27 @@ def check(
     if not outcome.complete:  # what was found before the limit is reported, with its trace
         return CheckResult(protocol, arch, False, frozenset(outcome.witnesses), expected,
                            _replay_all(program, outcome), states=states, reason=outcome.reason,
-                           program=program, engine=engine)
+                           program=program, engine=engine,
+                           expected_lines=protocol.redundant_lines_on(arch.name))
     redundant: tuple[Redundancy, ...] = ()
+    inner: tuple[Redundancy, ...] = ()
     if not outcome.witnesses and options.redundancy:
         found = find_redundant(protocol, arch, sorted(outcome.maintained), options, deadline,
                                progress)
         if isinstance(found, str):
             return CheckResult(protocol, arch, False, frozenset(), expected, states=states,
                                reason=f"the redundant-flush analysis was cut short: {found}",
-                               engine=engine)
-        redundant = found
+                               engine=engine,
+                               expected_lines=protocol.redundant_lines_on(arch.name))
+        redundant = tuple(r for r in found if not r.within)
+        inner = tuple(r for r in found if r.within)
     kinds = set(outcome.witnesses)
     if redundant:
         kinds.add("redundant_flush")
     traces = _replay_all(program, outcome)
     return CheckResult(protocol, arch, True, frozenset(kinds), expected, traces, redundant,
-                       states, program=program, engine=engine)
+                       states, program=program, engine=engine, inner=inner,
+                       expected_lines=protocol.redundant_lines_on(arch.name))
 
 
 def _replay_all(program: Program, outcome: SearchOutcome) -> dict[str, Trace]:
@@ -162,7 +194,7 @@ def _replay_all(program: Program, outcome: SearchOutcome) -> dict[str, Trace]:
 def _clean_without(
     protocol: model.Protocol,
     arch: model.Arch,
-    drop: frozenset[Span],
+    drop: frozenset[Unit],
     options: CheckOptions,
     deadline: float | None,
     progress: Progress | None = None,
@@ -183,47 +215,76 @@ class _CutShort(Exception):
 def find_redundant(
     protocol: model.Protocol,
     arch: model.Arch,
-    candidates: list[Span],
+    maintained: list[Unit],
     options: CheckOptions,
     deadline: float | None = None,
     progress: Progress | None = None,
 ) -> tuple[Redundancy, ...] | str:
-    """Of the statements whose maintenance runs in some execution: each one whose
-    maintenance can be dropped alone; then, for each pair of them, whether they can go
-    together (if not, each depends on the other); then whether all of them can. A string
+    """Of the units whose maintenance runs in some execution (`maintained`: the Node.unit of
+    each maintenance step that ran): each protocol statement whose maintenance can be dropped
+    alone; inside each statement that cannot, each nested call or micro-operation that can
+    (docs/engines.md, "Redundant flushes"); then, for each pair of those, whether they can
+    go together (if not, each depends on the other); then whether all of them can. A string
     instead says which limit cut a re-search short."""
     try:
-        return _redundant(protocol, arch, candidates, options, deadline, progress)
+        return _redundant(protocol, arch, maintained, options, deadline, progress)
     except _CutShort as cut:
         return str(cut)
+
+
+def _children(maintained: list[Unit], prefix: Unit) -> list[Span]:
+    """The next steps below `prefix` on the way to maintenance that ran."""
+    n = len(prefix)
+    return sorted({u[n] for u in maintained if len(u) > n and u[:n] == prefix})
 
 
 def _redundant(
     protocol: model.Protocol,
     arch: model.Arch,
-    candidates: list[Span],
+    maintained: list[Unit],
     options: CheckOptions,
     deadline: float | None,
     progress: Progress | None,
 ) -> tuple[Redundancy, ...]:
-    alone = []
-    for span in candidates:
-        clean = _clean_without(protocol, arch, frozenset({span}), options, deadline, progress)
-        if clean:
-            alone.append(span)
-    depends: dict[Span, list[Span]] = {span: [] for span in alone}
-    for a, b in itertools.combinations(alone, 2):
-        clean = _clean_without(protocol, arch, frozenset({a, b}), options, deadline, progress)
-        if not clean:
-            depends[a].append(b)
-            depends[b].append(a)
-    group: tuple[Span, ...] = ()
-    if len(alone) > 2:
-        clean = _clean_without(protocol, arch, frozenset(alone), options, deadline, progress)
-        if not clean:
-            group = tuple(alone)
+    def droppable(units: list[Unit]) -> bool:
+        return _clean_without(protocol, arch, frozenset(units), options, deadline, progress)
+
+    statements = [(span,) for span in _children(maintained, ())]
+    whole = [unit for unit in statements if droppable([unit])]
+    # Inside each statement that cannot go as a whole, the units below it where there is a
+    # choice, breadth first (a single path down is the same maintenance as its parent, so
+    # it is followed without a re-search).
+    inner: list[Unit] = []
+    needed = [unit for unit in statements if unit not in whole]
+    while needed:
+        below = needed.pop(0)
+        kids = _children(maintained, below)
+        while len(kids) == 1:
+            below = (*below, kids[0])
+            kids = _children(maintained, below)
+        for kid in kids:
+            unit = (*below, kid)
+            (inner if droppable([unit]) else needed).append(unit)
+    return _dependencies(whole, whole, droppable) + _dependencies(inner, whole + inner,
+                                                                  droppable, group=False)
+
+
+def _dependencies(units: list[Unit], others: list[Unit], droppable: Callable,
+                  group: bool = True) -> tuple[Redundancy, ...]:
+    """Each of `units` with the ones of `others` it cannot go together with; with `group`,
+    when three or more cannot all go together though no pair explains it, that group."""
+    depends: dict[Unit, list[Unit]] = {unit: [] for unit in units}
+    for a, b in itertools.combinations(dict.fromkeys(units + others), 2):
+        if (a in depends or b in depends) and not droppable([a, b]):
+            if a in depends:
+                depends[a].append(b)
+            if b in depends:
+                depends[b].append(a)
+    together: tuple[Unit, ...] = ()
+    if group and len(units) > 2 and not droppable(units):
+        together = tuple(units)
     return tuple(
-        Redundancy(span, tuple(depends[span]),
-                   tuple(g for g in group if g != span) if not depends[span] else ())
-        for span in alone
+        Redundancy(unit, tuple(depends[unit]),
+                   tuple(g for g in together if g != unit) if not depends[unit] else ())
+        for unit in units
     )

@@ -40,6 +40,7 @@ def test_litmus(path: str, protocol: str, arch: str, engine: str) -> None:
     result = _check(path, protocol, arch, engine)
     assert result.complete
     assert sorted(result.kinds) == sorted(result.expected)
+    assert result.matches  # `expect redundant_flush at LINES` too
 
 
 @pytest.mark.parametrize(("path", "protocol", "arch"), _cases(SHIPPED, own=False))
@@ -47,6 +48,7 @@ def test_shipped(path: str, protocol: str, arch: str) -> None:
     result = _check(path, protocol, arch, "explicit")
     assert result.complete
     assert sorted(result.kinds) == sorted(result.expected)
+    assert result.matches  # `expect redundant_flush at LINES` too
 
 
 def test_spec_on_z3_engine() -> None:
@@ -56,3 +58,4 @@ def test_spec_on_z3_engine() -> None:
         result = _check("specs/set_bit_to_user.flow", name, arch, "z3")
         assert result.complete
         assert sorted(result.kinds) == sorted(result.expected)
+    assert result.matches  # `expect redundant_flush at LINES` too

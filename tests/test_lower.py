@@ -35,7 +35,7 @@ protocol p {
 """
 
 
-def _program(tmp_path: Path, arch: str, drop: frozenset[Span] = frozenset()):
+def _program(tmp_path: Path, arch: str, drop: frozenset[tuple[Span, ...]] = frozenset()):
     library = load_text(tmp_path, TEXT)
     return lower(library.protocols[0], library.arches[arch], drop)
 
@@ -78,7 +78,7 @@ def test_repeat_unrolls_and_either_chooses(tmp_path: Path) -> None:
 def test_dropped_statements_lose_their_maintenance_only(tmp_path: Path) -> None:
     full = _program(tmp_path, "child")
     origin = next(n.origin for n in full.nodes if n.kind == "maint")
-    dropped = _program(tmp_path, "child", frozenset({origin}))
+    dropped = _program(tmp_path, "child", frozenset({(origin,)}))
     assert kinds(dropped).count("maint") == 0
     assert kinds(dropped).count("write") == 3
     # With all its maintenance gone, the call still shows as a step.

@@ -23,7 +23,22 @@ CASES = [
     ("speculation", ["tests/litmus/speculation.flow", "--arch", "spec_tlb"]),
     ("dma", ["tests/litmus/dma.flow", "--arch", "dma_incoherent,dma_coherent"]),
     ("levels", ["tests/litmus/levels.flow", "--arch", "two_level,two_level_victim"]),
+    # What a trace rests on: start lines, hardware events, arch hooks, where a value came from.
+    ("explain", ["tests/litmus/explain.flow", "--arch", "hooked"]),
 ]
+
+
+def test_a_trace_claims_only_its_own_kind(in_repo: Path) -> None:
+    """The lost_write trace of read_after_device_write passes the stale read (its start line
+    is dirty and the process reads it) but marks only the lost write."""
+    out = io.StringIO()
+    run(["tests/litmus/explain.flow", "--arch", "hooked"], out, io.StringIO())
+    report = out.getvalue()
+    section = report.split("== read_after_device_write on hooked")[1]
+    lost = section.split("-- lost_write")[1].split("-- stale_read")[0]
+    assert "reads pg[0] = #0" in lost  # it passes the stale read ...
+    assert "=> stale_read" not in lost  # ... without claiming it
+    assert "=> stale_read" in section.split("-- stale_read")[1]
 
 
 @pytest.mark.parametrize(("name", "argv"), CASES)

@@ -41,7 +41,7 @@ class SearchOutcome:
     states: int
     complete: bool  # False when a limit stopped the search: the answer is inconclusive
     reason: str = ""
-    # Protocol statements whose cache maintenance runs in some execution (the candidates
+    # The Node.unit of every maintenance step that runs in some execution (the candidates
     # for redundant_flush: a statement that never performs maintenance is never redundant).
     maintained: frozenset = frozenset()
 
@@ -93,7 +93,7 @@ def search(
             for label, nxt, findings in sem.thread_successors(state, t):
                 moved = True
                 if nodes[label.node].kind == "maint":
-                    maintained.add(nodes[label.node].origin)
+                    maintained.add(nodes[label.node].unit)
                 for finding in findings:
                     record(finding, state, label)
                 if nxt not in parent:

@@ -402,6 +402,9 @@ class Expect:
     kinds: frozenset[str]
     arch: str
     span: Span
+    # `expect redundant_flush at 12, 14`: the lines of the statements reported redundant
+    # must be exactly these (None: any).
+    redundant_lines: frozenset[int] | None = None
 
 
 @dataclass(frozen=True)
@@ -416,6 +419,13 @@ class Protocol:
 
     def page(self, name: str) -> Page:
         return next(p for p in self.pages if p.name == name)
+
+    def redundant_lines_on(self, arch: str) -> frozenset[int] | None:
+        """`expect redundant_flush at LINES on arch`: the lines pinned, or None."""
+        for expect in self.expects:
+            if expect.arch == arch and expect.redundant_lines is not None:
+                return expect.redundant_lines
+        return None
 
     def expected_on(self, arch: str) -> frozenset[str]:
         """The kinds expected on `arch` (the union of its expect lines; none means safe)."""

@@ -261,7 +261,16 @@ class _Builder(Transformer_NonRecursive):
 
     def expect(self, meta, children) -> st.ExpectDecl:
         verdicts, arches = children
-        return st.ExpectDecl(verdicts, arches, self._span(meta))
+        names = tuple(name for name, _ in verdicts)
+        lines = tuple((name.text, at) for name, at in verdicts if at)
+        return st.ExpectDecl(names, arches, self._span(meta), lines)
+
+    def verdicts(self, meta, children) -> tuple:
+        return tuple(children)
+
+    def verdict(self, meta, children) -> tuple:
+        name, *lines = children
+        return self._name(name), tuple(self._number(token) for token in lines)
 
     def names(self, meta, children) -> tuple[st.Name, ...]:
         return tuple(self._name(token) for token in children)

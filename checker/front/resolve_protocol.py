@@ -43,6 +43,8 @@ def resolve_protocol(block: st.ProtocolBlock, arches: Collection[str]) -> model.
             statements = resolve_body(decl.body, body)
             threads.append(model.Thread(decl.name.text, decl.is_device, statements, decl.span))
     expects = _expects(_items(block, st.ExpectDecl), arches, errors)
+    if len(threads) == len(thread_decls):  # a thread in error would give follow-on errors
+        _check_lines(_items(block, st.ExpectDecl), threads, errors)
     errors.raise_any()
     return model.Protocol(
         block.name.text, doc, pages, mappings, tuple(threads), expects, block.span
@@ -205,6 +207,12 @@ def _expects(
     for decl in decls:
         with errors.catch():
             kinds = _verdicts(decl.verdicts)
+            lines = None
+            for verdict, numbers in decl.lines:
+                if verdict != "redundant_flush":
+                    raise FlowError(numbers[0].span, f"only redundant_flush takes 'at' lines "
+                                    f"(the statements whose maintenance can go), not {verdict}")
+                lines = frozenset(n.value for n in numbers)
             for arch in decl.arches:
                 if arch.text not in arches:
                     hint = suggest(arch.text, set(arches))
@@ -215,8 +223,34 @@ def _expects(
                         f"arch '{arch.text}' already has an expect at {seen[arch.text]}",
                     )
                 seen[arch.text] = arch.span
-                expects.append(model.Expect(kinds, arch.text, arch.span))
+                expects.append(model.Expect(kinds, arch.text, arch.span, lines))
     return tuple(expects)
+
+
+def _check_lines(decls: list[st.ExpectDecl], threads: list[model.Thread],
+                 errors: ErrorList) -> None:
+    """`redundant_flush at N`: line N must hold a statement of this protocol's threads."""
+    lines: set[int] = set()
+    stack = [s for t in threads for s in t.body]
+    while stack:
+        s = stack.pop()
+        lines.add(s.span.line)
+        for block in _blocks(s):
+            stack.extend(block)
+    for decl in decls:
+        for verdict, numbers in decl.lines:
+            for number in numbers if verdict == "redundant_flush" else ():
+                if number.value not in lines:
+                    errors.add(FlowError(number.span, f"line {number.value} holds no statement "
+                                                      "of this protocol's threads"))
+
+
+def _blocks(s: model.Statement) -> tuple[tuple[model.Statement, ...], ...]:
+    if isinstance(s, model.Either):
+        return s.branches
+    if isinstance(s, model.Repeat):
+        return (s.body,)
+    return ()
 
 
 def _verdicts(names: tuple[st.Name, ...]) -> frozenset[str]:

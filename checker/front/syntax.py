@@ -346,6 +346,8 @@ class ExpectDecl:
     verdicts: tuple[Name, ...]
     arches: tuple[Name, ...]
     span: Span
+    # `redundant_flush at 12, 14`: the lines given after a verdict (by verdict name)
+    lines: tuple[tuple[str, tuple[Number, ...]], ...] = ()
 
 
 ProtocolItem = Union[DocDecl, PageDecl, MappingDecl, StartDecl, ThreadDecl, ExpectDecl]

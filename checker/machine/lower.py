@@ -44,6 +44,7 @@ class _Frame:
     prefix: str = ""  # how register names of this frame are shown ("kmap." for fn locals)
     builder: _Builder | None = None
     user_pages: dict[str, int] = field(default_factory=dict)  # mmap'd/declared name -> page
+    sites: tuple[Span, ...] = ()  # call statements and hooks inside arch code leading here
 
     def reg(self, name: str) -> int:
         """The register of a mapping name, made on first mention (blocks lower back to front,
@@ -58,7 +59,8 @@ class _Frame:
 class _Builder:
     protocol: model.Protocol
     arch: model.Arch
-    drop: frozenset[Span]
+    # Units (Node.unit prefixes) whose maintenance is left out: the redundancy analysis.
+    drop: frozenset[tuple[Span, ...]]
     pages: list[PageInfo] = field(default_factory=list)
     page_index: dict[str, int] = field(default_factory=dict)
     handles: list[HandleInfo] = field(default_factory=list)
@@ -111,7 +113,7 @@ class _Builder:
         origin = f.origin or s.span
 
         def node(kind: str, text: str, **kw) -> int:
-            return self.add(Node(kind, s.span, origin, (cont,), text=text, **kw))
+            return self.add(Node(kind, s.span, origin, (cont,), text=text, via=f.call_path, **kw))
 
         if isinstance(s, model.Call):
             return self.call(s, f, cont)
@@ -131,7 +133,8 @@ class _Builder:
             return node(kind, f"{kind} {s.name}", lock=self.lock(s.name))
         if isinstance(s, model.Either):
             branches = tuple(self.block(b, f, cont) for b in s.branches)
-            return self.add(Node("choice", s.span, origin, branches, text="either"))
+            return self.add(Node("choice", s.span, origin, branches, text="either",
+                                 via=f.call_path))
         if isinstance(s, model.Repeat):
             entry = cont
             for _ in range(s.count):
@@ -142,7 +145,8 @@ class _Builder:
         if isinstance(s, model.Munmap):
             return self.munmap(s, f, cont)
         if isinstance(s, model.Maintenance):
-            if origin in self.drop:
+            unit = (origin, *f.sites, s.span)
+            if any(unit[:i] in self.drop for i in range(1, len(unit) + 1)):
                 return cont
             return self.maintenance(s, f, cont, origin)
         if isinstance(s, model.MapOp):
@@ -163,7 +167,8 @@ class _Builder:
             orelse = self.block(s.orelse, f, cont)
             cond = self.condition(s.condition, f)
             text = "if " + self.cond_text(s.condition, f)
-            return self.add(Node("test", s.span, origin, (then, orelse), cond=cond, text=text))
+            return self.add(Node("test", s.span, origin, (then, orelse), cond=cond, text=text,
+                                 via=f.call_path))
         if isinstance(s, model.Return):
             return self.ret(s, f, origin)
         raise AssertionError(f"unknown statement {s!r}")
@@ -194,6 +199,7 @@ class _Builder:
             call_path=(*f.call_path, s.function),
             prefix=f"{s.function}.",
             builder=self,
+            sites=(*f.sites, s.span) if f.depth > 0 else (),
         )
         for param, arg in zip(function.params, s.args, strict=True):
             if param.kind == "page":
@@ -204,7 +210,8 @@ class _Builder:
         entry = self.block(function.body, inner, cont)
         if f.depth == 0 and entry == cont:
             # A call that does nothing on this arch still shows in a trace.
-            entry = self.add(Node("nop", s.span, s.span, (cont,), text=f"{s.function}()"))
+            entry = self.add(Node("nop", s.span, s.span, (cont,), text=f"{s.function}()",
+                                  via=f.call_path))
         return entry
 
     def ret(self, s: model.Return, f: _Frame, origin: Span) -> int:
@@ -217,7 +224,7 @@ class _Builder:
             if f.result < 0:
                 return f.exit
             node = Node("move", s.span, origin, (f.exit,), reg=f.result, reg2=f.reg(value.name),
-                        text="return")
+                        text="return", via=f.call_path)
             return self.add(node)
         return self.call(value, f, f.exit, result=f.result)
 
@@ -231,7 +238,8 @@ class _Builder:
             reg = self.new_register(name)
         colour = f"user({self.pages[f.pages[s.user_of]].name})" if s.user_of else s.colour
         text = f"map {self.pages[page].name} colour {colour}"
-        node = Node("map", s.span, origin, (cont,), reg=reg, handle=handle, text=text)
+        node = Node("map", s.span, origin, (cont,), reg=reg, handle=handle, text=text,
+                    via=f.call_path)
         return self.add(node)
 
     def mmap(self, s: model.Mmap, f: _Frame, cont: int) -> int:
@@ -244,7 +252,8 @@ class _Builder:
         origin = f.origin or s.span
         hook = self.hook("user_map", page, f, origin, cont)
         text = f"{s.result} = mmap({s.page})" + (f" at {s.at}" if s.at else "")
-        return self.add(Node("mmap", s.span, origin, (hook,), reg=reg, handle=handle, text=text))
+        return self.add(Node("mmap", s.span, origin, (hook,), reg=reg, handle=handle, text=text,
+                             via=f.call_path))
 
     def munmap(self, s: model.Munmap, f: _Frame, cont: int) -> int:
         reg = f.reg(s.mapping)
@@ -253,7 +262,8 @@ class _Builder:
             raise FlowError(s.span, f"munmap needs a mapping made by mmap or declared: "
                             f"'{s.mapping}' is neither")
         origin = f.origin or s.span
-        remove = self.add(Node("munmap", s.span, origin, (cont,), reg=reg, text="munmap"))
+        remove = self.add(Node("munmap", s.span, origin, (cont,), reg=reg, text="munmap",
+                               via=f.call_path))
         return self.hook("user_unmap", page, f, origin, remove)
 
     def hook(self, name: str, page: int, f: _Frame, origin: Span, cont: int) -> int:
@@ -269,6 +279,7 @@ class _Builder:
             call_path=(*f.call_path, f"on {name}"),
             prefix=f"{name}.",
             builder=self,
+            sites=(*f.sites, function.span),
         )
         _scan_mmaps(function.body, inner)
         return self.block(function.body, inner, cont)
@@ -282,7 +293,7 @@ class _Builder:
                 text = f"{s.op} all() [{self.pages[page].name}]"
                 cont = self.add(
                     Node("maint", s.span, origin, (cont,), op=s.op, target="all", page=page,
-                         cost=s.cost if page == 0 else 0, text=text)
+                         cost=s.cost if page == 0 else 0, text=text, via=f.call_path, sites=f.sites)
                 )
             return cont
         if target.kind == "mapping":
@@ -290,20 +301,20 @@ class _Builder:
             text = f"{s.op} {self.registers[reg]}"
             return self.add(
                 Node("maint", s.span, origin, (cont,), op=s.op, target="mapping", reg=reg,
-                     cost=s.cost, text=text)
+                     cost=s.cost, text=text, via=f.call_path, sites=f.sites)
             )
         if target.of_mapping:
             reg = f.reg(target.name)
             text = f"{s.op} {target.kind}({self.registers[reg]})"
             return self.add(
                 Node("maint", s.span, origin, (cont,), op=s.op, target=target.kind, reg=reg,
-                     page=-1, cost=s.cost, text=text)
+                     page=-1, cost=s.cost, text=text, via=f.call_path, sites=f.sites)
             )
         page = f.pages[target.name]
         text = f"{s.op} {target.kind}({self.pages[page].name})"
         return self.add(
             Node("maint", s.span, origin, (cont,), op=s.op, target=target.kind, page=page,
-                 cost=s.cost, text=text)
+                 cost=s.cost, text=text, via=f.call_path, sites=f.sites)
         )
 
     # -- conditions -----------------------------------------------------------------------
@@ -408,7 +419,8 @@ def _pages_behind_mappings(b: _Builder) -> None:
             b.nodes[i] = replace(n, page=page_of(n.reg, n.span), reg=-1)
 
 
-def _builder(protocol: model.Protocol, arch: model.Arch, drop: frozenset[Span]) -> _Builder:
+def _builder(protocol: model.Protocol, arch: model.Arch,
+             drop: frozenset[tuple[Span, ...]]) -> _Builder:
     """A builder holding the protocol's pages and declared mappings."""
     b = _Builder(protocol, arch, drop)
     for page in protocol.pages:
@@ -449,9 +461,11 @@ def _start_flags(protocol: model.Protocol, arch: model.Arch, used: set[tuple[int
 
 
 def lower(
-    protocol: model.Protocol, arch: model.Arch, drop: frozenset[Span] = frozenset()
+    protocol: model.Protocol, arch: model.Arch,
+    drop: frozenset[tuple[Span, ...]] = frozenset(),
 ) -> Program:
-    """Lower `protocol` on `arch`; the maintenance of statements in `drop` is left out."""
+    """Lower `protocol` on `arch`; the maintenance of the units in `drop` (a protocol
+    statement `(span,)`, or a path into its calls: Node.unit prefixes) is left out."""
     b = _builder(protocol, arch, drop)
     declared = {m.name: reg for reg, m in enumerate(protocol.mappings)}
     threads = []

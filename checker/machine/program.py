@@ -65,6 +65,17 @@ class Node:
     flag: str = ""
     cond: LCond | None = None
     text: str = ""  # how the trace names the step, e.g. "flush kernel(log)"
+    via: tuple[str, ...] = ()  # the calls (and hooks, "on user_unmap") this step is inside
+    # Inside arch code: the call statements (and hook definitions) between the protocol
+    # statement and this step, outermost first.
+    sites: tuple[Span, ...] = ()
+
+    @property
+    def unit(self) -> tuple[Span, ...]:
+        """What the redundancy analysis can drop this step's maintenance as part of: the
+        protocol statement, each nested call or hook on the way, the micro-operation itself
+        (each prefix of this path is a unit)."""
+        return (self.origin, *self.sites, self.span)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from checker.check import CheckResult
 from checker.errors import FlowError, FlowWarning
 from checker.front.source import SourceText, Span
+from checker.report.explain import rests_on
 from checker.report.text import TraceRenderer
 from checker.report.trace import Trace
 
@@ -31,12 +32,26 @@ def trace_data(renderer: TraceRenderer, trace: Trace) -> dict:
             if node.kind == "test":
                 entry["condition"] = bool(label.choice[1])
         entry["changes"] = renderer.changes(number, step)
-        entry["findings"] = sorted(f.kind for f in step.findings)
+        # As in the text: the trace's own kind only.
+        entry["findings"] = sorted(f.kind for f in step.findings if f.kind == trace.kind)
         steps.append(entry)
     return {
         "start": renderer.start_text(trace.start).removeprefix("start: "),
         "steps": steps,
         "finding": " ".join(line.strip() for line in renderer.conclusion(trace)),
+        "rests_on": rests_on(renderer, trace),
+    }
+
+
+def _redundancy(renderer: TraceRenderer, r) -> dict:
+    return {
+        "at": str(r.statement),
+        "statement": renderer.statement_text(r.statement),
+        # Inside the statement (empty: all of it): each call or micro-operation on the way
+        # to the part that can go.
+        "within": [{"at": str(s), "statement": renderer.statement_text(s)} for s in r.within],
+        "not_together_with": [" > ".join(map(str, u)) for u in r.depends_on],
+        "not_all_together_with": [" > ".join(map(str, u)) for u in r.group],
     }
 
 
@@ -49,6 +64,9 @@ def result_data(result: CheckResult, sources: dict[str, SourceText]) -> dict:
         # When not complete: what was found before the limit ("status" says what it means).
         "found": sorted(result.kinds),
         "expected": sorted(result.expected),
+        # `expect redundant_flush at LINES`: the lines pinned (absent when none are)
+        **({"expected_redundant_lines": sorted(result.expected_lines)}
+           if result.expected_lines is not None else {}),
         "as_expected": result.matches,
         "status": result.status,
     }
@@ -58,15 +76,9 @@ def result_data(result: CheckResult, sources: dict[str, SourceText]) -> dict:
         renderer = TraceRenderer(result.program, sources)
         data["traces"] = {kind: trace_data(renderer, trace)
                           for kind, trace in sorted(result.traces.items())}
-        data["redundant"] = [
-            {
-                "at": str(r.statement),
-                "statement": renderer.statement_text(r.statement),
-                "not_together_with": [str(s) for s in r.depends_on],
-                "not_all_together_with": [str(s) for s in r.group],
-            }
-            for r in result.redundant
-        ]
+        data["redundant"] = [_redundancy(renderer, r) for r in result.redundant]
+        # Beside the verdict: parts of needed statements that can go.
+        data["redundant_inside"] = [_redundancy(renderer, r) for r in result.inner]
     return data
 
 

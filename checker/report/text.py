@@ -13,6 +13,7 @@ from checker.check import CheckResult
 from checker.front.source import SourceText, Span
 from checker.machine.program import Node, Program
 from checker.machine.state import ENDED, LIVE, Layout, State
+from checker.report.explain import rests_on
 from checker.report.trace import Trace, TraceStep
 
 WIDTH = 78
@@ -25,6 +26,13 @@ def short_path(path: str) -> str:
 
 def where(span: Span) -> str:
     return f"{short_path(span.path)}:{span.line}"
+
+
+def unit_where(unit: tuple[Span, ...]) -> str:
+    """A redundancy unit in a few words: the statement, and the last step into it."""
+    if len(unit) == 1:
+        return where(unit[0])
+    return f"{where(unit[0])} ({where(unit[-1])})"
 
 
 class TraceRenderer:
@@ -45,6 +53,9 @@ class TraceRenderer:
             return "?"
         text = source.line(span.line)[span.col - 1 :]
         text = text.split("//")[0].split(";")[0].strip()
+        # A one-line body (`fn f(p: page) { g(p) }`): the statement ends before the brace.
+        while text.endswith("}") and text.count("}") > text.count("{"):
+            text = text[:-1].rstrip()
         return text
 
     def word_name(self, word: int) -> str:
@@ -84,6 +95,13 @@ class TraceRenderer:
             return ""
         return f"  (cost up to {sum(known)} line ops)"
 
+    def unit_cost(self, unit: tuple[Span, ...]) -> str:
+        """cost_text for the part of a statement a unit names."""
+        n = len(unit)
+        costs = [c.cost for c in self.nodes if c.kind == "maint" and c.unit[:n] == unit]
+        known = [c for c in costs if c is not None]
+        return f" (cost up to {sum(known)} line ops)" if known else ""
+
     # -- the trace -------------------------------------------------------------------------
 
     def reset_writes(self) -> None:
@@ -97,8 +115,14 @@ class TraceRenderer:
         self.reset_writes()
         out = [self.start_text(trace.start)]
         for number, step in enumerate(trace.steps, 1):
-            out.extend(self.step_lines(number, step))
+            out.extend(self.step_lines(number, step, trace.kind))
         out.extend(self.conclusion(trace))
+        reasons = rests_on(self, trace)
+        if reasons:
+            out.append("It rests on:")
+            for reason in reasons:
+                out.extend(textwrap.wrap(reason, WIDTH, initial_indent="- ",
+                                         subsequent_indent="  "))
         return out
 
     def start_text(self, start: State) -> str:
@@ -118,7 +142,7 @@ class TraceRenderer:
         body = "; ".join(parts)
         return textwrap.fill(f"start: {body}", WIDTH, subsequent_indent=INDENT)
 
-    def step_lines(self, number: int, step: TraceStep) -> list[str]:
+    def step_lines(self, number: int, step: TraceStep, kind: str | None = None) -> list[str]:
         label = step.label
         if label.actor < 0:
             lines = [f"{number:>3}. {'(hardware)':<10} {self.env_text(label.choice)}"]
@@ -135,7 +159,10 @@ class TraceRenderer:
                 lines[-1] += f": {'true' if label.choice[1] else 'false'}"
         lines.extend(INDENT + change for change in self.changes(number, step))
         for finding in step.findings:
-            lines.append(f"{INDENT}=> {finding.kind}")
+            # Only the trace's own kind: a lost_write trace that passes a stale read on the
+            # way does not claim it (the stale_read trace, if any, is its own).
+            if kind is None or finding.kind == kind:
+                lines.append(f"{INDENT}=> {finding.kind}")
         return lines
 
     def env_text(self, choice: tuple) -> str:
@@ -268,17 +295,37 @@ def render_result(result: CheckResult, sources: dict[str, SourceText]) -> list[s
     if result.redundant:
         out.append("")
         out.append("-- redundant_flush: cache maintenance that can be dropped")
-        for r in result.redundant:
-            text = f"   {where(r.statement)}  {renderer.statement_text(r.statement)}"
-            out.append(_clip(text + renderer.cost_text(r.statement)))
-            if r.depends_on:
-                others = ", ".join(where(s) for s in r.depends_on)
-                out.append(_clip(f"{INDENT}can go alone, but not together with {others}"))
-            elif r.group:
-                others = ", ".join(where(s) for s in r.group)
-                out.extend(textwrap.wrap(f"can go alone, but not together with all of {others}",
-                                         WIDTH, initial_indent=INDENT, subsequent_indent=INDENT))
+        out.extend(_redundancy_lines(renderer, result.redundant))
+    if result.inner:
+        out.append("")
+        out.append("-- redundant inside calls (each statement is needed; a part of it is not):")
+        out.extend(_redundancy_lines(renderer, result.inner))
     out.append("")
+    return out
+
+
+def _redundancy_lines(renderer: TraceRenderer, found) -> list[str]:
+    out = []
+    for r in found:
+        text = f"   {where(r.statement)}  {renderer.statement_text(r.statement)}"
+        if not r.within:
+            out.append(_clip(text + renderer.cost_text(r.statement)))
+        else:
+            # The call or micro-operation that can go, with the arch line of each call on
+            # the way to it.
+            out.append(_clip(text))
+            for depth, span in enumerate(r.within, 1):
+                line = f"{INDENT}{'  ' * (depth - 1)}{where(span)}: {renderer.statement_text(span)}"
+                out.append(_clip(line))
+            out.append(_clip(f"{INDENT}can go{renderer.unit_cost(r.unit)}"))
+        if r.depends_on:
+            others = ", ".join(unit_where(u) for u in r.depends_on)
+            out.extend(textwrap.wrap(f"can go alone, but not together with {others}",
+                                     WIDTH, initial_indent=INDENT, subsequent_indent=INDENT))
+        elif r.group:
+            others = ", ".join(unit_where(u) for u in r.group)
+            out.extend(textwrap.wrap(f"can go alone, but not together with all of {others}",
+                                     WIDTH, initial_indent=INDENT, subsequent_indent=INDENT))
     return out
 
 
@@ -294,6 +341,9 @@ def summary_lines(results: list[CheckResult]) -> list[str]:
 def summary_line(result: CheckResult, width_p: int = 24, width_a: int = 10) -> str:
     """`protocol  arch  kinds  verdict` in columns."""
     want = ", ".join(sorted(result.expected)) or "safe"
+    if result.expected_lines is not None:
+        want = want.replace("redundant_flush", "redundant_flush at "
+                            + ", ".join(map(str, sorted(result.expected_lines))))
     if not result.complete:
         # "?" stands for whatever the search did not get to: with findings, "kinds, ?".
         found = ", ".join([*sorted(result.kinds), "?"])
@@ -301,7 +351,12 @@ def summary_line(result: CheckResult, width_p: int = 24, width_a: int = 10) -> s
         if result.status == "unexpected":
             verdict = f"UNEXPECTED (expected {want}; then {verdict})"
     else:
-        found = ", ".join(sorted(result.kinds)) or "safe"
+        kinds = sorted(result.kinds)
+        if result.expected_lines is not None and not result.matches and result.redundant:
+            # Say where, when the lines were pinned and differ.
+            at = ", ".join(map(str, sorted(result.redundant_lines)))
+            kinds = [f"{k} at {at}" if k == "redundant_flush" else k for k in kinds]
+        found = ", ".join(kinds) or "safe"
         verdict = "ok" if result.matches else f"UNEXPECTED (expected {want})"
     name, arch = f"{result.protocol.name:<{width_p}}", f"{result.arch.name:<{width_a}}"
     return f"{name}  {arch}  {found:<16}  {verdict}".rstrip()

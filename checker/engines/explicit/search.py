@@ -229,7 +229,7 @@ class _Search:
         pcs = self.maintained_pcs
         if self.threads is not None:  # what one thread of a class runs, each of them can
             pcs = {image for pc in pcs for image in self.threads.image_pcs(pc)}
-        maintained = frozenset(nodes[pc].origin for pc in pcs)
+        maintained = frozenset(nodes[pc].unit for pc in pcs)
         return SearchOutcome(witnesses, len(self.states), complete, reason, maintained)
 
     # -- witnesses -------------------------------------------------------------------------

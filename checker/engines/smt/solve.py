@@ -80,16 +80,16 @@ def search_z3(
     maintained: set = set()
     if witnesses or not maintenance:
         return SearchOutcome(witnesses, unrolled.bound, True)
-    by_origin: dict = {}
+    by_unit: dict = {}
     for pc, steps in unrolled.ran.items():
-        by_origin.setdefault(nodes[pc].origin, []).extend(steps)
-    for origin, steps in sorted(by_origin.items()):
+        by_unit.setdefault(nodes[pc].unit, []).extend(steps)
+    for unit, steps in sorted(by_unit.items()):
         answer = queries.ask(z3.Or(steps))
         if answer == z3.unknown:
             return SearchOutcome(witnesses, unrolled.bound, False,
                                  queries.gave_up("could not decide maintenance"))
         if answer == z3.sat:
-            maintained.add(origin)
+            maintained.add(unit)
     return SearchOutcome(witnesses, unrolled.bound, True, "", frozenset(maintained))
 
 
