@@ -194,13 +194,15 @@ class Semantics:
         for page, info in enumerate(p.pages):
             if info.kernel_start == "clean":
                 reach(page, page, 1)  # the linear alias of page P is alias P
-        zeros = (0,) * p.line_words
+        clean, dirty = (False, (0,) * p.line_words), (True, (0,) * p.line_words)
         options: dict[int, tuple] = {}
         for slot, r in rank.items():
-            write_back = p.levels[lay.slots[slot].level].write_back
-            options[slot] = ((None,), (None, (False, zeros)),
-                             (None, (False, zeros), (True, zeros) if write_back else
-                              (False, zeros)))[r]
+            if r == 0:
+                options[slot] = (None,)
+            elif r == 1 or not p.levels[lay.slots[slot].level].write_back:
+                options[slot] = (None, clean)
+            else:
+                options[slot] = (None, clean, dirty)
         for page, info in enumerate(p.pages):
             if info.kernel_start != "dirty":
                 continue
@@ -213,7 +215,7 @@ class Semantics:
                         options[slot] = ((True, data),)
                         break
                     options[slot] = (None, (False, data))
-        return {slot: tuple(dict.fromkeys(o)) for slot, o in options.items()}
+        return options
 
     def _start_caches(self, coloured: State) -> Iterator[State]:
         """Each start content of the cache, from `coloured` (start_line_options)."""

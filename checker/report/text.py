@@ -56,7 +56,8 @@ class TraceRenderer:
         # A one-line body (`fn f(p: page) { g(p) }`): the statement ends before the brace.
         while text.endswith("}") and text.count("}") > text.count("{"):
             text = text[:-1].rstrip()
-        return text
+        # A block's head (`on user_map(p: page) {`, a hook on a redundancy path): its name.
+        return text.removesuffix("{").rstrip()
 
     def word_name(self, word: int) -> str:
         for page, base in enumerate(self.layout.word_offset):
