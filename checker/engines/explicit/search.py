@@ -109,6 +109,7 @@ class _Search:
         self.label: list = []
         self.found: dict[str, tuple[int, tuple | None]] = {}  # kind -> (state, label key)
         self.maintained_pcs: set[int] = set()
+        self.start_of: dict[int, object] = {}  # start index -> the start it was given as
 
     def starts(self) -> Iterator:
         """The start states, one at a time (all N^k colourings of k `colour any` mappings
@@ -127,9 +128,15 @@ class _Search:
         index = self.index
         if state in index:
             return
+        original = state
         state = self.canonical(state)
         if state not in index:
             index[state] = len(self.states)
+            if parent < 0 and original != state:
+                # A start's normal form need not be a start state itself (a dead line of
+                # `start kernel(P) dirty` is rewritten with memory holding the last write):
+                # a witness is rebuilt from the start the search was given.
+                self.start_of[len(self.states)] = original
             self.states.append(state)
             self.parent.append(parent)
             self.label.append(label)
@@ -244,7 +251,8 @@ class _Search:
             j = self.parent[j]
         chain.reverse()
         m = self.m
-        real = self.states[chain[0]]
+        real = self.start_of.get(chain[0], self.states[chain[0]])
+        first = real
         keys: list[tuple] = []
         for j in chain[1:]:
             target = self.states[j]
@@ -262,7 +270,7 @@ class _Search:
                 raise ReplayError(f"{kind}: the finding's step has no real counterpart")
             keys.append(last)
         sem = self._reference()
-        start = m.decode(self.states[chain[0]])
+        start = m.decode(first)
         labels = tuple(Label(*k) for k in keys)
         finding = _ending(sem, start, list(labels), kind)
         if finding is None:
