@@ -146,7 +146,16 @@ LONG = ["-m", "checker", "bench/review.flow", "--arch", "pa8800,parisc,arc700", 
 
 def _start(args: list[str], **kwargs) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, *args], cwd=REPO, start_new_session=True,
-                            stderr=subprocess.PIPE, text=True, **kwargs)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_foreground_sigint,
+                            **kwargs)
+
+
+def _foreground_sigint() -> None:
+    """SIGINT as a program started from a terminal has it. A test run started in the
+    background of a non-interactive shell (`pytest &`) ignores SIGINT, its children inherit
+    that, and a program that starts with SIGINT ignored rightly keeps ignoring it, as a
+    background job should; the tests of Ctrl-C need the foreground case."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _workers_of(pid: int) -> list[int]:
