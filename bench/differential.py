@@ -211,6 +211,10 @@ def render_results(batches: list[dict]) -> str:
         "Failures found by earlier runs, each now a regression test: the Z3 engine crashed "
         "(IndexError) building a copy for two handles of pages of different sizes that never "
         "meet (first full run, case 9073; tests/litmus/regress_copy_rebound_sizes.flow); "
+        "the explicit engine rebuilt a witness from the normal form of a start state, which "
+        "for a dead line of `start kernel(P) dirty` is no start state (a first seed-5 run "
+        "on the code of f862bc1, 2 of its first 250 cases, stopped there; "
+        "tests/litmus/regress_prewritten_dead_line.flow); "
         "before this script, a one-off run and reviews found the Z3 `either` variable "
         "wrapping past 256 paths (tests/litmus/regress_wide_either.flow) and the other "
         "tests/litmus/regress_*.flow cases.",
