@@ -22,6 +22,7 @@ from checker.machine.program import (
     PageInfo,
     Program,
     ThreadCode,
+    cond_flags,
 )
 from checker.machine.start_flags import hook_flag_outcomes
 
@@ -477,7 +478,7 @@ def lower(
         threads.append((thread, entry))
     _pages_behind_mappings(b)
     used = {(n.page, n.flag) for n in b.nodes if n.kind in ("set", "clear")}
-    used |= {pf for n in b.nodes if n.kind == "test" for pf in _flags_tested(n.cond)}
+    used |= {pf for n in b.nodes if n.kind == "test" for pf in cond_flags(n.cond)}
     codes = tuple(ThreadCode(t.name, t.is_device, entry) for t, entry in threads)
     vipt = [level.colours for level in arch.levels if level.indexing == "vipt"]
     levels = tuple(
@@ -501,16 +502,3 @@ def lower(
         colour_count=max(vipt) if vipt else 1,
         start_flags=_start_flags(protocol, arch, used) if used else (frozenset(),),
     )
-
-
-def _flags_tested(c: LCond | None) -> set[tuple[int, str]]:
-    found: set[tuple[int, str]] = set()
-    stack = [c]
-    while stack:
-        c = stack.pop()
-        if c is None:
-            continue
-        if c.op == "flag":
-            found.add((c.page, c.flag))
-        stack.extend((c.left, c.right))
-    return found

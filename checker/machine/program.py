@@ -34,6 +34,20 @@ class LCond:
     right: LCond | None = None
 
 
+def cond_flags(c: LCond | None) -> set[tuple[int, str]]:
+    """The (page, flag) pairs a condition tests (iteratively: conditions nest freely)."""
+    found: set[tuple[int, str]] = set()
+    stack = [c]
+    while stack:
+        c = stack.pop()
+        if c is None:
+            continue
+        if c.op == "flag":
+            found.add((c.page, c.flag))
+        stack.extend((c.left, c.right))
+    return found
+
+
 @dataclass(frozen=True)
 class Node:
     """One step of a thread (or, for kind "choice"/"move", a silent control node).

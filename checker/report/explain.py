@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from checker.machine.program import LCond
+from checker.machine.program import cond_flags
 from checker.machine.state import State
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ def _start(r: TraceRenderer, trace: Trace) -> list[str]:
             whose = f"kernel({p.pages[info.page].name})'s line"
         out.append(f"the start: {whose} {r.slot_name(slot)} started {state}{hint}")
     tested = {pf for step in trace.steps if step.label.actor >= 0
-              for pf in _flags(r.nodes[step.label.node].cond)
+              for pf in cond_flags(r.nodes[step.label.node].cond)
               if r.nodes[step.label.node].kind == "test"}
     for page, flag in sorted(start.flags & tested):
         out.append(f"the start: {p.pages[page].name}.{flag} was set when the page's user "
@@ -142,16 +142,3 @@ def _stale_source(r: TraceRenderer, trace: Trace) -> list[str]:
                         f"({who})"]
         return [f"the read hit {r.slot_name(slot)}, which was there from the start"]
     return [f"the read missed every level and read memory, which held #{f.data[1]}"]
-
-
-def _flags(c: LCond | None) -> set[tuple[int, str]]:
-    found: set[tuple[int, str]] = set()
-    stack = [c]
-    while stack:
-        c = stack.pop()
-        if c is None:
-            continue
-        if c.op == "flag":
-            found.add((c.page, c.flag))
-        stack.extend((c.left, c.right))
-    return found

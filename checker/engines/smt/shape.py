@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import z3
 
-from checker.machine.program import END, Program
+from checker.machine.program import END, Program, cond_flags
 from checker.machine.state import Layout, State
 
 
@@ -57,7 +57,7 @@ class Shape:
         )
         self.flags = sorted(
             {(n.page, n.flag) for n in nodes if n.kind in ("set", "clear")}
-            | {pf for n in nodes if n.cond is not None for pf in _cond_flags(n.cond)}
+            | {pf for n in nodes if n.cond is not None for pf in cond_flags(n.cond)}
         )
         self.kinds: list[str] = []  # per index: the component's name
         self.widths: list[int] = []  # 0 for Booleans
@@ -166,21 +166,6 @@ class Shape:
                              for lk in range(len(p.locks))),
             counter=num(self.counter),
         )
-
-
-def _cond_flags(cond) -> set[tuple[int, str]]:
-    """The (page, flag) pairs a condition tests (iteratively: conditions nest freely)."""
-    found: set[tuple[int, str]] = set()
-    stack = [cond]
-    while stack:
-        c = stack.pop()
-        if c is None:
-            continue
-        if c.op == "flag":
-            found.add((c.page, c.flag))
-        else:
-            stack.extend((c.left, c.right))
-    return found
 
 
 def _count_writes(program: Program) -> int:
