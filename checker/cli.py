@@ -21,10 +21,13 @@ from collections.abc import Callable, Sequence
 from checker.check import ENGINES, CheckOptions, CheckResult
 from checker.engines.smt import DecodeError
 from checker.errors import ErrorList, FlowError, FlowWarning
-from checker.front.load import Loaded, check_protocol_on_arch, load_files, select_arches
+from checker.front.discover import expand_paths
+from checker.front.load import SCOPES, Loaded, check_protocol_on_arch, load_files
+from checker.front.selection import plan_checks, select_arches
 from checker.front.source import Span
 from checker.jobs import run_checks
 from checker.report.arches import list_arches, show_arch
+from checker.report.grid import render_grid
 from checker.report.json import render_input_errors, render_json
 from checker.report.progress import ProgressLine
 from checker.report.text import render_result, summary_lines
@@ -42,12 +45,25 @@ def build_parser() -> argparse.ArgumentParser:
         prog="check",
         description="Check cache-flush protocols (.flow files) on kernel arch models.",
     )
-    parser.add_argument("files", nargs="*", metavar="FILE", help=".flow files to check")
+    parser.add_argument(
+        "files", nargs="*", metavar="FILE",
+        help=".flow files to check; a directory stands for every .flow file under it",
+    )
     parser.add_argument(
         "--arch",
         default=None,
-        metavar="NAME[,NAME...]|all",
-        help="arches to check on (default: all built-in arches and those in the files)",
+        metavar="NAME[,NAME...]|all|expected",
+        help="arches to check on (default: all built-in arches and those in the files; "
+        "expected: each protocol on the arches its expect lines name and those its file "
+        "defines)",
+    )
+    parser.add_argument(
+        "--arch-scope",
+        choices=SCOPES,
+        default=None,
+        help="where an arch defined in a file applies: to the protocols of that file only "
+        "(file: the default when an argument is a directory) or to every protocol of the "
+        "run (run: the default for files)",
     )
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="print only the summary lines"
@@ -150,21 +166,22 @@ def run(argv: Sequence[str], out=sys.stdout, err=sys.stderr) -> int:
     sources = {}
     warnings: list[FlowWarning] = []
     try:
-        loaded = load_files(list(args.files))
+        files, directory = expand_paths(list(args.files))
+        scope = args.arch_scope or ("file" if directory else "run")
+        loaded = load_files(files, scope=scope)
         sources = loaded.sources
         if args.list_arches or args.show_arch:
             return describe_arches(loaded, args, out)
-        arch_names = select_arches(loaded.library, args.arch)
         memory = args.max_memory or default_memory_mb(args.jobs)
         options = CheckOptions(engine=args.engine, max_states=args.max_states,
                                timeout=args.timeout, max_memory=memory)
-        pairs, warnings = check_on_arches(loaded, arch_names)
+        pairs, warnings = check_on_arches(loaded, plan_checks(loaded.library, args.arch))
         for warning in warnings:
             print(warning.render(sources), file=err)
         results: list[CheckResult] = []
         progress = ProgressLine(err) if ProgressLine.wanted(err) else None
-        for result in run_checks(loaded, list(args.files), pairs, options, args.jobs,
-                                 progress, _pipe_watch(out)):
+        for result in run_checks(loaded, files, pairs, options, args.jobs,
+                                 progress, _pipe_watch(out), scope):
             results.append(result)
             if not args.quiet and args.format == "text":
                 print("\n".join(render_result(result, sources)), file=out)
@@ -179,34 +196,43 @@ def run(argv: Sequence[str], out=sys.stdout, err=sys.stderr) -> int:
     if args.format == "json":
         print(render_json(results, sources, warnings), file=out)
     else:
-        for line in summary_lines(results):
-            print(line, file=out)
+        print("\n".join(closing_lines(results)), file=out)
     return exit_status(results, out if args.format == "text" else None)
 
 
+def closing_lines(results: list[CheckResult]) -> list[str]:
+    """What ends a text run before the count: the protocol x arch grid, then one line for
+    each check that is not as expected (an unexpected result, or a limit that stopped it)."""
+    lines = render_grid(results)
+    off = [r for r in results if r.status != "ok"]
+    if off:
+        lines += ["", "Not as expected:", *summary_lines(off)]
+    return [*lines, ""] if lines else []
+
+
 def check_on_arches(
-    loaded: Loaded, arch_names: list[str]
+    loaded: Loaded, planned: list[tuple[int, str]]
 ) -> tuple[list[tuple[int, str]], list[FlowWarning]]:
-    """The per-arch input checks of every protocol on every selected arch: the (protocol
-    index, arch) pairs to search and the warnings, each once. The first error of each
-    protocol on each arch is raised, all together; one at a place already reported for the
-    protocol on another arch is not repeated."""
+    """The per-arch input checks of each planned (protocol index, arch key) pair: the pairs
+    to search and the warnings, each once. The first error of each protocol on each arch is
+    raised, all together; one at a place already reported for the protocol on another arch
+    is not repeated."""
     library = loaded.library
     errors = ErrorList()
     pairs: list[tuple[int, str]] = []
     warnings: dict[str, FlowWarning] = {}
-    for index, protocol in enumerate(library.protocols):
-        reported: set[Span | None] = set()
-        for name in arch_names:
-            try:
-                found = check_protocol_on_arch(protocol, library.arches[name], library)
-            except FlowError as error:
-                if error.span not in reported:
-                    reported.add(error.span)
-                    errors.add(error)
-                continue
-            warnings.update((w.render(), w) for w in found if w.render() not in warnings)
-            pairs.append((index, name))
+    reported: set[tuple[int, Span | None]] = set()
+    for index, key in planned:
+        try:
+            found = check_protocol_on_arch(library.protocols[index], library.arches[key],
+                                           library)
+        except FlowError as error:
+            if (index, error.span) not in reported:
+                reported.add((index, error.span))
+                errors.add(error)
+            continue
+        warnings.update((w.render(), w) for w in found if w.render() not in warnings)
+        pairs.append((index, key))
     errors.raise_any()
     return pairs, list(warnings.values())
 

@@ -28,7 +28,7 @@ from checker.report.progress import ProgressLine
 
 # In a worker: what it checks. In this process while a pool starts: what forked workers find.
 _worker_loaded: Loaded | None = None
-_parent_loaded: tuple[list[str], Loaded] | None = None
+_parent_loaded: tuple[list[str], str, Loaded] | None = None
 
 
 def run_checks(
@@ -39,6 +39,7 @@ def run_checks(
     jobs: int,
     progress: ProgressLine | None = None,
     idle: Callable[[], None] | None = None,
+    scope: str = "run",
 ) -> Iterator[CheckResult]:
     """The result of each (protocol index, arch name) pair, in order (`progress`: a line
     showing how a long check is going, used when the checks run in this process; `idle`:
@@ -50,7 +51,8 @@ def run_checks(
             if progress is None:
                 yield _check(loaded, index, arch, options)
                 continue
-            progress.start(f"{loaded.library.protocols[index].name} on {arch}")
+            progress.start(f"{loaded.library.protocols[index].name} on "
+                           f"{loaded.library.arches[arch].name}")
             try:
                 result = _check(loaded, index, arch, options, progress.update)
             finally:
@@ -61,7 +63,7 @@ def run_checks(
     from concurrent.futures import ProcessPoolExecutor, wait
 
     global _parent_loaded
-    _parent_loaded = (files, loaded)
+    _parent_loaded = (files, scope, loaded)
     # Checks go out in chunks of a few consecutive ones (each message between processes costs
     # about half a millisecond, as much as a small check), still at least 8 chunks a worker.
     chunk = max(1, min(16, len(pairs) // (8 * workers)))
@@ -70,7 +72,7 @@ def run_checks(
         # a pipe (`check /dev/stdin`) that this process has emptied.
         texts = {path: loaded.sources[path].text for path in files}
         pool = ProcessPoolExecutor(workers, initializer=_start_worker,
-                                   initargs=(files, texts, os.getpid()))
+                                   initargs=(files, scope, texts, os.getpid()))
         try:
             parts = [pairs[i : i + chunk] for i in range(0, len(pairs), chunk)]
             futures = [pool.submit(_work, part, options) for part in parts]
@@ -108,19 +110,19 @@ def _check(loaded: Loaded, index: int, arch: str, options: CheckOptions,
     return check(library.protocols[index], library.arches[arch], options, progress)
 
 
-def _start_worker(files: list[str], texts: dict[str, str], parent: int) -> None:
+def _start_worker(files: list[str], scope: str, texts: dict[str, str], parent: int) -> None:
     """A worker's start: its ties to the parent, then its copy of the loaded files."""
     _die_with(parent)
-    _load(files, texts)
+    _load(files, scope, texts)
 
 
-def _load(files: list[str], texts: dict[str, str] | None = None) -> None:
+def _load(files: list[str], scope: str = "run", texts: dict[str, str] | None = None) -> None:
     global _worker_loaded
     inherited = _parent_loaded
-    if inherited is not None and inherited[0] == files:  # forked: the parent's copy
-        _worker_loaded = inherited[1]
+    if inherited is not None and inherited[:2] == (files, scope):  # forked: the parent's copy
+        _worker_loaded = inherited[2]
     else:
-        _worker_loaded = load_files(files, read=texts)
+        _worker_loaded = load_files(files, read=texts, scope=scope)
 
 
 def _die_with(parent: int) -> None:

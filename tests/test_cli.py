@@ -265,7 +265,8 @@ def test_a_finding_made_before_a_limit_is_reported_and_fails_the_run(tmp_path: P
     assert ("== set_bit_to_user_quiescent on nios2: lost_write, stale_read, then inconclusive "
             "(more than 100 states (--max-states))") in out
     assert "-- stale_read: a shortest execution" in out
-    summary = [" ".join(line.split()) for line in out.splitlines()
+    after = out.split("Not as expected:\n", 1)[1]
+    summary = [" ".join(line.split()) for line in after.splitlines()
                if line.startswith("set_bit_to_user_quiescent ")]
     assert summary == ["set_bit_to_user_quiescent nios2 lost_write, stale_read, ? UNEXPECTED "
                        "(expected safe; then INCONCLUSIVE: more than 100 states (--max-states))"]

@@ -1,6 +1,7 @@
 """Input errors as the user sees them, and the loader's file errors.
 
-Each tests/golden/errors/NAME.flow holds one mistake (its first line says which); NAME.expected
+Each tests/golden/errors/NAME.badflow holds one mistake (named so that a directory run
+`check tests/` does not take it for a protocol to check) (its first line says which); NAME.expected
 holds exactly what `FlowError.render` prints for it, with a final newline. The built-in library
 is left out, so these do not change when it does.
 """
@@ -13,11 +14,12 @@ from pathlib import Path
 import pytest
 
 from checker.errors import FlowError
-from checker.front.load import check_protocol_on_arch, load_files, select_arches
+from checker.front.load import check_protocol_on_arch, load_files
+from checker.front.selection import select_arches
 from checker.front.resources import builtin_arch_files
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "errors"
-CASES = sorted(path.stem for path in GOLDEN.glob("*.flow"))
+CASES = sorted(path.stem for path in GOLDEN.glob("*.badflow"))
 
 
 def first_error(path: str) -> str:
@@ -37,7 +39,7 @@ def first_error(path: str) -> str:
 
 @pytest.mark.parametrize("name", CASES)
 def test_golden_error(name, in_repo, assert_golden):
-    actual = first_error(f"tests/golden/errors/{name}.flow")
+    actual = first_error(f"tests/golden/errors/{name}.badflow")
     assert_golden(GOLDEN / f"{name}.expected", actual)
 
 
@@ -167,7 +169,7 @@ MUTATION_WORDS = [
 
 def mutants(count: int):
     rng = random.Random(1)
-    texts = [path.read_text(encoding="utf-8") for path in sorted(GOLDEN.glob("*.flow"))]
+    texts = [path.read_text(encoding="utf-8") for path in sorted(GOLDEN.glob("*.badflow"))]
     for _ in range(count):
         text = rng.choice(texts)
         for _ in range(rng.randint(1, 3)):

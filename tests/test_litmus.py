@@ -9,7 +9,8 @@ import pytest
 from helpers import REPO, load, own_arches
 
 from checker.check import CheckOptions, check
-from checker.front.load import check_protocol_on_arch, select_arches
+from checker.front.load import check_protocol_on_arch
+from checker.front.selection import select_arches
 
 LITMUS = sorted((REPO / "tests" / "litmus").glob("*.flow"))
 SHIPPED = sorted((REPO / "examples").glob("*.flow")) + sorted((REPO / "specs").glob("*.flow"))

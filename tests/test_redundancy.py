@@ -15,7 +15,7 @@ from helpers import REPO, load
 from checker.check import CheckOptions, check
 from checker.front.load import check_protocol_on_arch
 
-HISTORY = REPO / "tests" / "history" / "memcpy_to_page_flush.flow"
+HISTORY = REPO / "specs" / "history" / "memcpy_to_page_flush.flow"
 
 
 def _check(protocol_name: str, arch_name: str, engine: str):

@@ -164,7 +164,7 @@ def test_old_entries_are_removed(cache_home: Path) -> None:
 
 def test_errors_are_the_same_with_the_parser_from_the_cache(cache_home, in_repo, monkeypatch):
     """Every golden input error, with lark's tables built and then loaded from the cache."""
-    built = {name: first_error(f"tests/golden/errors/{name}.flow") for name in CASES}
+    built = {name: first_error(f"tests/golden/errors/{name}.badflow") for name in CASES}
     assert entries(cache_home) == ["parser"]
     parser._lark.cache_clear()
 
@@ -173,7 +173,7 @@ def test_errors_are_the_same_with_the_parser_from_the_cache(cache_home, in_repo,
 
     monkeypatch.setattr(parser.Lark, "__init__", no_building)
     for name in CASES:
-        loaded = first_error(f"tests/golden/errors/{name}.flow")
+        loaded = first_error(f"tests/golden/errors/{name}.badflow")
         assert loaded == built[name]
         assert loaded == (GOLDEN / f"{name}.expected").read_text(encoding="utf-8")
 
@@ -184,7 +184,7 @@ def test_errors_in_given_files_are_the_same_with_the_library_cached(cache_home, 
 
     def error_of(name: str) -> str:
         try:
-            load_files([f"tests/golden/errors/{name}.flow"])
+            load_files([f"tests/golden/errors/{name}.badflow"])
         except FlowError as error:
             return error.render()
         return "no error"

@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from strategies import arches, protocols
 
 from checker.errors import FlowError
-from checker.front.load import check_protocol_on_arch, load_files, select_arches
+from checker.front.load import check_protocol_on_arch, load_files
+from checker.front.selection import select_arches
 
 TOKENS = [
     "{", "}", "(", ")", ";", "\n", "\n", "\n", ",", ".", "[", "]", "=", "->", "<-", ":",

@@ -67,11 +67,18 @@ class LoadError(FlowError):
         return self.inner.__reduce__()
 
 
+# Where the arches a file defines apply: "run", to every protocol of the run (the contract's
+# rule for files given by name); "file", to the protocols of that file only (each file is
+# resolved on its own with the built-in arches: the default for directory arguments).
+SCOPES = ("run", "file")
+
+
 def load_files(paths: list[str], builtins: list[tuple[str, str]] | None = None,
-               read: dict[str, str] | None = None) -> Loaded:
+               read: dict[str, str] | None = None, scope: str = "run") -> Loaded:
     """Parse and resolve the built-in arch files (or `builtins`: (display path, text) pairs)
     and the files at `paths` (shown as given; `read` has the texts of those already read: a
-    --jobs worker gets them from the run, since a pipe cannot be read twice).
+    --jobs worker gets them from the run, since a pipe cannot be read twice), the arches of
+    each file applying as `scope` says (SCOPES).
 
     With the built-in files, the cache on disk (cache.py) answers when the same texts under
     the same paths were loaded before; otherwise it saves parsing the built-in files. Only
@@ -86,7 +93,7 @@ def load_files(paths: list[str], builtins: list[tuple[str, str]] | None = None,
     entry = None
     if cached:
         inputs = [f"{source.path}\0{source.text}" for source in sources.values()]
-        entry = disk_cache.entry("library", inputs, keep=16)
+        entry = disk_cache.entry("library", [f"scope={scope}", *inputs], keep=16)
         stored = entry.load()
         if isinstance(stored, model.Library):
             return Loaded(stored, sources)
@@ -98,7 +105,12 @@ def load_files(paths: list[str], builtins: list[tuple[str, str]] | None = None,
         with _no_cycle_collection():
             trees = _builtin_trees(texts) if cached else {}
             files = _parse_all(sources, trees, set(paths), parse)
-            library = resolve(files)
+            if scope == "file":
+                given = set(paths)
+                library = _resolve_each([f for f in files if f.path not in given],
+                                        [f for f in files if f.path in given], resolve)
+            else:
+                library = resolve(files)
     except FlowError as error:
         raise LoadError(error, sources) from None
     if entry is not None:
@@ -128,6 +140,42 @@ def _parse_all(
 
 
 _EMPTY = "no protocol and no arch in this file: is it empty, or cut short?"
+
+
+def _resolve_each(
+    builtin: list[st.File], given: list[st.File], resolve: Callable[[list[st.File]], model.Library]
+) -> model.Library:
+    """`--arch-scope file`: each given file resolved with the built-in arches alone, the
+    results joined in one library whose `scopes` say which arches apply to which protocol.
+    An arch a file defines is keyed by its name, or by name@path when several files define
+    one of that name (a litmus file's `toy`); protocols may share a name across files."""
+    errors = ErrorList()
+    parts: list[tuple[str, model.Library]] = []
+    for file in given:
+        with errors.catch():
+            parts.append((file.path, resolve([*builtin, file])))
+    errors.raise_any()
+    if not parts:
+        return resolve(builtin)
+    arches = {n: a for n, a in parts[0][1].arches.items() if a.builtin}
+    defined: dict[str, int] = {}
+    for _, part in parts:
+        for name in part.user_arches:
+            defined[name] = defined.get(name, 0) + 1
+    protocols: list[model.Protocol] = []
+    scopes: list[tuple[str, ...]] = []
+    user: list[str] = []
+    for path, part in parts:
+        keys = {name: name if defined[name] == 1 else f"{name}@{path}"
+                for name in part.user_arches}
+        for name, key in keys.items():
+            arches[key] = part.arches[name]
+        user.extend(keys.values())
+        own = part.scope_of(0) if part.protocols else ()
+        scope = tuple(keys.get(name, name) for name in own)
+        protocols.extend(part.protocols)
+        scopes.extend(scope for _ in part.protocols)
+    return model.Library(arches, tuple(protocols), tuple(user), tuple(scopes))
 
 
 @contextmanager
@@ -238,20 +286,6 @@ def _not_utf8(path: str, data: bytes, start: int) -> FlowError:
     col = len(before) + 1
     message = f"not UTF-8 text: byte 0x{data[start]:02x} cannot be decoded"
     return FlowError(Span(path, line, col), message)
-
-
-def select_arches(library: model.Library, option: str | None) -> list[str]:
-    """The arch names an `--arch` value selects: None or "all" gives the built-in arches, then
-    the ones from the given files, each sorted by name; a comma list gives those, in order."""
-    if option is None or option.strip() == "all":
-        builtin = sorted(n for n, a in library.arches.items() if a.builtin)
-        return builtin + sorted(library.user_arches)
-    names = [name.strip() for name in option.split(",")]
-    for name in names:
-        if name not in library.arches:
-            known = ", ".join(sorted(library.arches)) or "none"
-            raise FlowError(None, f"unknown arch '{name}' (known: {known})")
-    return list(dict.fromkeys(names))
 
 
 def check_protocol_on_arch(

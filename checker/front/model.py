@@ -440,6 +440,17 @@ class Protocol:
 class Library:
     """Everything the input files define, with the built-in arches: what `check` works on."""
 
-    arches: Mapping[str, Arch]
+    arches: Mapping[str, Arch]  # by key: the arch's name, or name@path (see scoped())
     protocols: tuple[Protocol, ...]
-    user_arches: tuple[str, ...] = field(default=())  # arches defined in the given files
+    user_arches: tuple[str, ...] = field(default=())  # keys of the arches in the given files
+    # Per protocol, the keys of the arches that apply to it (`--arch-scope file`: the built-in
+    # ones and those of its own file); None: every arch applies to every protocol.
+    scopes: tuple[tuple[str, ...], ...] | None = None
+
+    def scope_of(self, index: int) -> tuple[str, ...]:
+        """The keys of the arches that apply to protocol `index`: built-in ones first, then
+        the user's, each in order of name."""
+        if self.scopes is not None:
+            return self.scopes[index]
+        builtin = sorted(n for n, a in self.arches.items() if a.builtin)
+        return (*builtin, *sorted(self.user_arches))
