@@ -15,8 +15,8 @@ import pytest
 
 from checker.errors import FlowError
 from checker.front.load import check_protocol_on_arch, load_files
-from checker.front.selection import select_arches
 from checker.front.resources import builtin_arch_files
+from checker.front.selection import select_arches
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "errors"
 CASES = sorted(path.stem for path in GOLDEN.glob("*.badflow"))
