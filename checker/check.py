@@ -66,6 +66,7 @@ class CheckResult:
     inner: tuple[Redundancy, ...] = ()
     # `expect redundant_flush at LINES`: the lines the redundant statements must be on.
     expected_lines: frozenset[int] | None = None
+    seconds: float = 0.0  # wall-clock time of the check (reported only with --timing)
 
     @property
     def redundant_lines(self) -> frozenset[int]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import math
 import os
 import signal
@@ -27,12 +28,16 @@ from checker.front.selection import plan_checks, select_arches
 from checker.front.source import Span
 from checker.jobs import run_checks
 from checker.report.arches import list_arches, show_arch
+from checker.report.baseline import compare, load_baseline, render_changes
 from checker.report.grid import render_grid
 from checker.report.json import render_input_errors, render_json
+from checker.report.junit import render_junit, render_junit_errors
 from checker.report.progress import ProgressLine
+from checker.report.sarif import render_sarif, render_sarif_errors
 from checker.report.text import render_result, summary_lines
 from checker.report.trace import ReplayError
 
+FORMATS = ("text", "json", "sarif", "junit")
 EXIT_OK, EXIT_MISMATCH, EXIT_INPUT, EXIT_INCONCLUSIVE, EXIT_INTERNAL, EXIT_OUTPUT = 0, 1, 2, 3, 4, 5
 
 # Past this a time-out is no limit (11 days), and a deadline this far off overflows the
@@ -70,10 +75,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--format",
-        choices=("text", "json"),
+        choices=FORMATS,
         default="text",
-        help="text (traces and summary lines) or json (one document with everything)",
+        help="text (traces, then a protocol x arch grid), json (one document with everything, "
+        "docs/json.md), sarif (SARIF 2.1.0 for code scanning) or junit (JUnit XML)",
     )
+    parser.add_argument("--sarif", metavar="FILE",
+                        help="also write a SARIF 2.1.0 report to FILE")
+    parser.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report to FILE")
+    parser.add_argument("--json", metavar="FILE", dest="json_file",
+                        help="also write the JSON report to FILE (a baseline for --baseline)")
+    parser.add_argument(
+        "--baseline", metavar="FILE.json",
+        help="compare with a saved JSON report: print only what changed (new findings, "
+        "findings gone, redundant statements changed); exit 1 on a change, 0 on none")
+    parser.add_argument("--timing", action="store_true",
+                        help="json: give each check's time in seconds (off: the same input "
+                        "gives the same bytes)")
     parser.add_argument(
         "--engine",
         choices=ENGINES,
@@ -165,7 +183,9 @@ def run(argv: Sequence[str], out=sys.stdout, err=sys.stderr) -> int:
         parser.error("--jobs must be 0 (one per CPU) or more")
     sources = {}
     warnings: list[FlowWarning] = []
+    text = args.format == "text"
     try:
+        baseline = load_baseline(args.baseline) if args.baseline else None
         files, directory = expand_paths(list(args.files))
         scope = args.arch_scope or ("file" if directory else "run")
         loaded = load_files(files, scope=scope)
@@ -183,21 +203,69 @@ def run(argv: Sequence[str], out=sys.stdout, err=sys.stderr) -> int:
         for result in run_checks(loaded, files, pairs, options, args.jobs,
                                  progress, _pipe_watch(out), scope):
             results.append(result)
-            if not args.quiet and args.format == "text":
+            if not args.quiet and text and baseline is None:
                 print("\n".join(render_result(result, sources)), file=out)
     except FlowError as error:
         print(error.render(sources), file=err)
-        if args.format == "json":  # a tool reading the output gets a document all the same
-            print(render_input_errors(error, warnings), file=out)
+        # A tool reading the output gets a document all the same.
+        if not text:
+            print(_error_document(args.format, error, warnings, sources), file=out)
+        for path, kind in _side_files(args):
+            _write(path, _error_document(kind, error, warnings, sources))
         return EXIT_INPUT
     except (ReplayError, DecodeError) as error:
         print(f"internal error: a counterexample did not replay: {error}", file=err)
         return EXIT_INTERNAL
-    if args.format == "json":
-        print(render_json(results, sources, warnings), file=out)
-    else:
+    reports = {
+        "json": lambda: render_json(results, sources, warnings, args.timing),
+        "sarif": lambda: render_sarif(results, sources, warnings),
+        "junit": lambda: render_junit(results, sources),
+    }
+    for path, kind in _side_files(args):
+        _write(path, reports[kind]())
+    if baseline is not None:
+        changes = compare(baseline, results)
+        if args.format == "json":
+            print(json.dumps({"baseline": args.baseline,
+                              "changes": [c.data() for c in changes]}, indent=2,
+                             sort_keys=True), file=out)
+        else:
+            print("\n".join(render_changes(changes, args.baseline)), file=out)
+        return EXIT_MISMATCH if changes else EXIT_OK
+    if text:
         print("\n".join(closing_lines(results)), file=out)
-    return exit_status(results, out if args.format == "text" else None)
+    else:
+        print(reports[args.format](), file=out)
+    return exit_status(results, out if text else None)
+
+
+def _error_document(kind: str, error: FlowError, warnings: list[FlowWarning],
+                    sources: dict) -> str:
+    """The report of a run whose input is unusable, in a format other than text."""
+    if kind == "json":
+        return render_input_errors(error, warnings)
+    if kind == "sarif":
+        return render_sarif_errors(error, warnings)
+    return render_junit_errors(error, sources)
+
+
+def _side_files(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """The reports to write to files beside the output: (path, format)."""
+    wanted = [(args.sarif, "sarif"), (args.junit, "junit"), (args.json_file, "json")]
+    return [(path, kind) for path, kind in wanted if path]
+
+
+def _write(path: str, text: str) -> None:
+    """Write a report file, whole or not at all (a reader never sees half of one)."""
+    temporary = f"{path}.tmp{os.getpid()}"
+    try:
+        with open(temporary, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+        os.replace(temporary, path)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise OutputError(f"{path}: {error.strerror or error}") from error
 
 
 def closing_lines(results: list[CheckResult]) -> list[str]:

@@ -19,6 +19,7 @@ import dataclasses
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Iterator
 
 from checker.check import CheckOptions, CheckResult, Progress, check
@@ -107,7 +108,9 @@ def _kill_workers(pool) -> None:
 def _check(loaded: Loaded, index: int, arch: str, options: CheckOptions,
            progress: Progress | None = None) -> CheckResult:
     library = loaded.library
-    return check(library.protocols[index], library.arches[arch], options, progress)
+    began = time.perf_counter()
+    result = check(library.protocols[index], library.arches[arch], options, progress)
+    return dataclasses.replace(result, seconds=time.perf_counter() - began)
 
 
 def _start_worker(files: list[str], scope: str, texts: dict[str, str], parent: int) -> None:

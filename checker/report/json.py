@@ -1,6 +1,7 @@
 """JSON reports: the same content as the text report, as data for other tools (CI bots,
 editors), with full `path:line:col` locations. Keys are sorted and there are no timings, so
-the same input gives the same bytes."""
+the same input gives the same bytes (`--timing` adds each check's seconds). docs/json.md
+describes the document, and tests/schemas/report.schema.json holds it."""
 
 from __future__ import annotations
 
@@ -31,7 +32,9 @@ def trace_data(renderer: TraceRenderer, trace: Trace) -> dict:
                 entry.update(operation=node.text, operation_at=str(node.span))
             if node.kind == "test":
                 entry["condition"] = bool(label.choice[1])
-        entry["changes"] = renderer.changes(number, step)
+        effects = renderer.effects(number, step)
+        entry["changes"] = [renderer.effect_text(e) for e in effects]  # as the text says it
+        entry["effects"] = effects  # the same, as data
         # As in the text: the trace's own kind only.
         entry["findings"] = sorted(f.kind for f in step.findings if f.kind == trace.kind)
         steps.append(entry)
@@ -47,6 +50,9 @@ def _redundancy(renderer: TraceRenderer, r) -> dict:
     return {
         "at": str(r.statement),
         "statement": renderer.statement_text(r.statement),
+        # The arch's `cost` of the maintenance that can go (line operations, the most one
+        # execution pays); null when the arch gives none.
+        "cost": renderer.unit_cost_value(r.unit),
         # Inside the statement (empty: all of it): each call or micro-operation on the way
         # to the part that can go.
         "within": [{"at": str(s), "statement": renderer.statement_text(s)} for s in r.within],
@@ -55,8 +61,10 @@ def _redundancy(renderer: TraceRenderer, r) -> dict:
     }
 
 
-def result_data(result: CheckResult, sources: dict[str, SourceText]) -> dict:
+def result_data(result: CheckResult, sources: dict[str, SourceText],
+                timing: bool = False) -> dict:
     data: dict = {
+        "file": result.protocol.span.path,
         "protocol": result.protocol.name,
         "arch": result.arch.name,
         "engine": result.engine,
@@ -72,6 +80,8 @@ def result_data(result: CheckResult, sources: dict[str, SourceText]) -> dict:
     }
     if not result.complete:
         data["reason"] = result.reason
+    if timing:
+        data["seconds"] = round(result.seconds, 3)
     if result.program is not None:
         renderer = TraceRenderer(result.program, sources)
         data["traces"] = {kind: trace_data(renderer, trace)
@@ -86,11 +96,12 @@ def render_json(
     results: list[CheckResult],
     sources: dict[str, SourceText],
     warnings: Sequence[FlowWarning] = (),
+    timing: bool = False,
 ) -> str:
     mismatched = sum(1 for r in results if r.status == "unexpected")
     inconclusive = sum(1 for r in results if r.status == "inconclusive")
     document = {
-        "checks": [result_data(r, sources) for r in results],
+        "checks": [result_data(r, sources, timing) for r in results],
         "summary": {
             "checks": len(results),
             "as_expected": len(results) - mismatched - inconclusive,

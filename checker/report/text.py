@@ -79,10 +79,7 @@ class TraceRenderer:
 
     @staticmethod
     def line_text(line) -> str:
-        if line is None:
-            return "absent"
-        words = ",".join(f"#{v}" for v in line[1])
-        return f"{'dirty' if line[0] else 'clean'} {{{words}}}"
+        return _line_words(_line_data(line))
 
     def thread_name(self, t: int) -> str:
         return self.p.threads[t].name
@@ -98,10 +95,16 @@ class TraceRenderer:
 
     def unit_cost(self, unit: tuple[Span, ...]) -> str:
         """cost_text for the part of a statement a unit names."""
+        cost = self.unit_cost_value(unit)
+        return "" if cost is None else f" (cost up to {cost} line ops)"
+
+    def unit_cost_value(self, unit: tuple[Span, ...]) -> int | None:
+        """The `cost` of the maintenance in the part of a statement a unit names (a unit of
+        one span: the whole statement), or None when the arch prices none of it."""
         n = len(unit)
         costs = [c.cost for c in self.nodes if c.kind == "maint" and c.unit[:n] == unit]
         known = [c for c in costs if c is not None]
-        return f" (cost up to {sum(known)} line ops)" if known else ""
+        return sum(known) if known else None
 
     # -- the trace -------------------------------------------------------------------------
 
@@ -173,8 +176,16 @@ class TraceRenderer:
         return f"fills a line speculatively through {alias.name}"
 
     def changes(self, number: int, step: TraceStep) -> list[str]:
+        """What a step did, one line each (`effects` as sentences)."""
+        return [_clip(self.effect_text(e), WIDTH - len(INDENT))
+                for e in self.effects(number, step)]
+
+    def effects(self, number: int, step: TraceStep) -> list[dict]:
+        """What a step did, as data: the values read, the writes made (each numbered, as
+        the text calls them #N), mappings made and ended, TLB entries loaded and purged,
+        cache lines and memory words changed, page flags set and cleared."""
         before, after = step.before, step.after
-        out = []
+        out: list[dict] = []
         label = step.label
         if label.actor >= 0:
             node = self.nodes[label.node]
@@ -183,34 +194,60 @@ class TraceRenderer:
                 who = self.thread_name(label.actor)
                 self.writes[n] = f"{who}'s {self.statement_text(node.origin)} (step {number})"
                 word = next(w for w, v in enumerate(after.last) if v == n)
-                out.append(f"writes #{n} to {self.word_name(word)}")
+                out.append({"effect": "write", "word": self.word_name(word), "value": n})
         for h, info in enumerate(self.p.handles):
             if before.hstat[h] != after.hstat[h]:
                 if after.hstat[h] == LIVE:
-                    at = "" if self.p.colour_count == 1 else f" at colour {after.hcol[h]}"
+                    mapped: dict = {"effect": "map", "mapping": info.name}
                     if info.alias == info.page:
-                        at = f" on {self.p.aliases[info.alias].name}"
-                    out.append(f"{info.name} mapped{at}")
+                        mapped["alias"] = self.p.aliases[info.alias].name
+                    elif self.p.colour_count > 1:
+                        mapped["colour"] = after.hcol[h]
+                    out.append(mapped)
                 elif after.hstat[h] == ENDED:
-                    out.append(f"{info.name} unmapped")
+                    out.append({"effect": "unmap", "mapping": info.name})
         for alias, (was, now) in enumerate(zip(before.tlb, after.tlb, strict=True)):
             if was != now:
-                verb = "loaded" if now else "purged"
-                out.append(f"TLB entry of {self.p.aliases[alias].name} {verb}")
+                out.append({"effect": "tlb", "alias": self.p.aliases[alias].name,
+                            "present": bool(now)})
         for slot, (was, now) in enumerate(zip(before.cache, after.cache, strict=True)):
             if was != now:
-                out.append(f"{self.slot_name(slot)}: {self.line_text(was)} -> "
-                           f"{self.line_text(now)}")
+                out.append({"effect": "cache", "line": self.slot_name(slot),
+                            "before": _line_data(was), "after": _line_data(now)})
         for word, (was, now) in enumerate(zip(before.mem, after.mem, strict=True)):
             if was != now:
-                out.append(f"memory {self.word_name(word)}: #{was} -> #{now}")
+                out.append({"effect": "memory", "word": self.word_name(word), "before": was,
+                            "after": now})
         for page, flag in sorted(after.flags - before.flags):
-            out.append(f"{self.p.pages[page].name}.{flag} set")
+            out.append({"effect": "flag", "page": self.p.pages[page].name, "flag": flag,
+                        "set": True})
         for page, flag in sorted(before.flags - after.flags):
-            out.append(f"{self.p.pages[page].name}.{flag} cleared")
-        return [_clip(line, WIDTH - len(INDENT)) for line in out]
+            out.append({"effect": "flag", "page": self.p.pages[page].name, "flag": flag,
+                        "set": False})
+        return out
 
-    def observations(self, node: Node, t: int, step: TraceStep) -> list[str]:
+    def effect_text(self, effect: dict) -> str:
+        kind = effect["effect"]
+        if kind == "read":
+            return f"reads {effect['word']} = #{effect['value']}"
+        if kind == "write":
+            return f"writes #{effect['value']} to {effect['word']}"
+        if kind == "map":
+            at = (f" on {effect['alias']}" if "alias" in effect
+                  else f" at colour {effect['colour']}" if "colour" in effect else "")
+            return f"{effect['mapping']} mapped{at}"
+        if kind == "unmap":
+            return f"{effect['mapping']} unmapped"
+        if kind == "tlb":
+            return f"TLB entry of {effect['alias']} {'loaded' if effect['present'] else 'purged'}"
+        if kind == "cache":
+            return (f"{effect['line']}: {_line_words(effect['before'])} -> "
+                    f"{_line_words(effect['after'])}")
+        if kind == "memory":
+            return f"memory {effect['word']}: #{effect['before']} -> #{effect['after']}"
+        return f"{effect['page']}.{effect['flag']} {'set' if effect['set'] else 'cleared'}"
+
+    def observations(self, node: Node, t: int, step: TraceStep) -> list[dict]:
         """What a read returned (a read changes nothing a diff would show)."""
         stale = {f.data[0]: f.data[1] for f in step.findings if f.kind == "stale_read"}
         words = []
@@ -224,11 +261,8 @@ class TraceRenderer:
             base = self.layout.word_offset[page]
             words = [base + node.index] if node.kind == "read" else list(
                 range(base, base + self.p.pages[page].words))
-        out = []
-        for word in words:
-            value = stale.get(word, step.after.views[t][word])
-            out.append(f"reads {self.word_name(word)} = #{value}")
-        return out
+        return [{"effect": "read", "word": self.word_name(word),
+                 "value": stale.get(word, step.after.views[t][word])} for word in words]
 
     # -- the finding in words --------------------------------------------------------------
 
@@ -266,6 +300,20 @@ class TraceRenderer:
         state = trace.steps[-1].after if trace.steps else trace.start
         node = self.nodes[state.pcs[t]]
         return f"{self.thread_name(t)} is stuck at {node.text} ({where(node.span)})"
+
+
+def _line_data(line) -> dict:
+    """A cache line as data: absent, or clean or dirty with the write each word holds."""
+    if line is None:
+        return {"state": "absent"}
+    return {"state": "dirty" if line[0] else "clean", "values": list(line[1])}
+
+
+def _line_words(data: dict) -> str:
+    if data["state"] == "absent":
+        return "absent"
+    words = ",".join(f"#{v}" for v in data["values"])
+    return f"{data['state']} {{{words}}}"
 
 
 def _clip(line: str, width: int = WIDTH) -> str:
