@@ -173,3 +173,20 @@ def test_the_grid_wraps_many_arches_into_blocks() -> None:
 
 def test_grid_cells() -> None:
     assert render_grid([]) == []
+
+
+def test_the_grid_samples_in_the_readme_and_docs_are_true(monkeypatch) -> None:
+    """README.md quotes the whole -q output of the shipped spec; docs/ci.md its first rows
+    (up to `...`): both as the current code prints them."""
+    monkeypatch.chdir(REPO)  # the path as the samples show it
+    code, out, _ = status(["-q", "specs/set_bit_to_user.flow"])
+    assert code == 0
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("prints only this):\n\n```\n", 1)[1].split("```", 1)[0]
+    assert block == out
+    docs = (REPO / "docs" / "ci.md").read_text()
+    sample = docs.split("From `check -q specs/set_bit_to_user.flow`:\n\n```\n", 1)[1]
+    head = sample.split("...\n", 1)[0]
+    assert out.startswith(head)
+    tail = sample.split("...\n", 1)[1].split("```", 1)[0]
+    assert out.endswith(tail)

@@ -178,12 +178,16 @@ def test_the_engine_keeps_out_of_z3s_global_context(monkeypatch: pytest.MonkeyPa
 
 
 def _sections(text: str) -> dict[str, str]:
-    """The report of each check (`== protocol on arch ...` to the next), summary left out."""
+    """The report of each check (`== protocol on arch ...` to the next), the closing grid
+    and summary left out (the grid begins with arch names written downwards: a line of
+    one-letter words)."""
     body = text.split("\n\n")
     out: dict[str, list[str]] = {}
     current = None
     for block in body:
         head = block.lstrip("\n").splitlines()[0] if block.strip() else ""
+        if head and all(len(word) == 1 for word in head.split()):
+            break
         if head.startswith("== "):
             current = head
             out[current] = []
