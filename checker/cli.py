@@ -89,6 +89,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--baseline", metavar="FILE.json",
         help="compare with a saved JSON report: print only what changed (new findings, "
         "findings gone, redundant statements changed); exit 1 on a change, 0 on none")
+    parser.add_argument(
+        "--fix", action="store_true",
+        help="find the cheapest cache-API calls to insert so that each protocol has no "
+        "finding on every selected arch; print the edit as a unified diff, then the arches "
+        "before and after (docs/fix.md)")
+    parser.add_argument("--write", action="store_true",
+                        help="with --fix: apply the edit to the files")
+    parser.add_argument("--fix-calls", type=_positive(int, 4), default=2, metavar="N",
+                        help="with --fix: insert at most N calls per protocol (default: "
+                        "%(default)s)")
+    parser.add_argument("--fix-api", metavar="NAME[,NAME...]",
+                        help="with --fix: insert only these functions (default: the whole "
+                        "cache API, docs/fix.md)")
     parser.add_argument("--timing", action="store_true",
                         help="json: give each check's time in seconds (off: the same input "
                         "gives the same bytes)")
@@ -181,6 +194,10 @@ def run(argv: Sequence[str], out=sys.stdout, err=sys.stderr) -> int:
         parser.error("give at least one FILE to check (or --list-arches, --show-arch NAME)")
     if args.jobs < 0:
         parser.error("--jobs must be 0 (one per CPU) or more")
+    if args.write and not args.fix:
+        parser.error("--write applies the edit of --fix: give --fix too")
+    if args.fix and (args.format != "text" or args.baseline or args.engine != "explicit"):
+        parser.error("--fix prints a diff and a table: no --format, --baseline or --engine")
     sources = {}
     warnings: list[FlowWarning] = []
     text = args.format == "text"
@@ -198,6 +215,8 @@ def run(argv: Sequence[str], out=sys.stdout, err=sys.stderr) -> int:
         pairs, warnings = check_on_arches(loaded, plan_checks(loaded.library, args.arch))
         for warning in warnings:
             print(warning.render(sources), file=err)
+        if args.fix:
+            return run_fix(loaded, files, pairs, scope, options, args, out)
         results: list[CheckResult] = []
         progress = ProgressLine(err) if ProgressLine.wanted(err) else None
         for result in run_checks(loaded, files, pairs, options, args.jobs,
@@ -237,6 +256,30 @@ def run(argv: Sequence[str], out=sys.stdout, err=sys.stderr) -> int:
     else:
         print(reports[args.format](), file=out)
     return exit_status(results, out if text else None)
+
+
+def run_fix(loaded: Loaded, files: list[str], pairs: list[tuple[int, str]], scope: str,
+            options: CheckOptions, args: argparse.Namespace, out) -> int:
+    """--fix (docs/fix.md): the edit, checked again, then the tables; --write applies it."""
+    from checker.fix.candidates import CACHE_API, DMA_API
+    from checker.fix.session import fix_run
+    from checker.report.fix import fix_exit_status, render_fixes
+
+    functions = None
+    if args.fix_api:
+        functions = [name.strip() for name in args.fix_api.split(",") if name.strip()]
+        known = {name for name, _ in (*CACHE_API, *DMA_API)}
+        for name in functions:
+            if name not in known:
+                raise FlowError(None, f"--fix-api: '{name}' is not a call --fix inserts "
+                                f"(those are: {', '.join(sorted(known))})")
+    fixes = fix_run(loaded, files, pairs, scope, options, args.fix_calls, functions)
+    print("\n".join(render_fixes(fixes, args.fix_calls)), file=out)
+    if args.write:
+        for fix in fixes:
+            if fix.after != fix.before:
+                _write(fix.path, fix.after.removesuffix("\n"))
+    return fix_exit_status(fixes)
 
 
 def _error_document(kind: str, error: FlowError, warnings: list[FlowWarning],

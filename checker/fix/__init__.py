@@ -1,0 +1,1 @@
+"""Fix synthesis: `check --fix` (synthesis.py) over the candidate calls (candidates.py)."""
