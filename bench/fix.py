@@ -47,6 +47,8 @@ def main() -> None:
             calls = ", ".join(c.text() for c in best.calls) if best else "-"
             lean = ("yes" if outcome.lean else "none (proven)") if outcome.lean_proven \
                 else "not settled"
+            if outcome.status in ("nothing", "none", "inconclusive"):
+                lean = "-"
             unfixed = ", ".join(outcome.unfixable) or "-"
             rows.append(f"| {name} | {label} | {outcome.status} | {unfixed} | {calls} | "
                         f"{lean} | {len(outcome.candidates)} | {outcome.rounds} | "
@@ -59,7 +61,8 @@ def main() -> None:
         f"({platform.processor() or platform.machine()}, Python {platform.python_version()}); "
         "default options (at most 2 calls, 30 s for the redundancy question). Status: fixed "
         "(every arch), partial (the arches listed cannot be fixed by any placement: proven). "
-        "Lean: a placement with no redundant statement on any arch fixed.",
+        "Lean: a placement with no redundant statement on any arch fixed. nothing: no "
+        "finding on those arches.",
         "",
         "| protocol | arches | status | not fixable | placement | lean | candidates | rounds "
         "| wall |",

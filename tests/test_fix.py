@@ -84,6 +84,30 @@ protocol reader {
 """
 
 
+# Two pages: a copy from one kmap to another, read by the user through its mapping of the
+# destination (calls on the source page cannot help: held by the page-local clauses).
+COPIER = TOY_ARCHES + """
+protocol copier {
+    page src
+    page dst
+    mapping u = user(dst) colour 1
+    start u clean
+    thread kernel {
+        s = kmap(src)
+        d = kmap(dst)
+        copy d <- s
+        kunmap(d)
+        kunmap(s)
+        signal done
+    }
+    thread user {
+        wait done
+        read u[0]
+    }
+}
+"""
+
+
 def _load(tmp_path: Path, text: str, name: str = "t.flow"):
     path = tmp_path / name
     path.write_text(text)
@@ -113,6 +137,8 @@ def _brute_force(protocol, arches, max_calls: int):
     (WRITER, ["alias", "none"]),
     (READER, ["alias", "pipt"]),
     (READER, ["alias", "user_only"]),
+    (COPIER, ["alias", "pipt"]),
+    (COPIER, ["user_only", "none"]),
 ])
 def test_synthesis_agrees_with_brute_force(tmp_path: Path, text: str, arch_names) -> None:
     """The learned clauses and the pruning (docs/fix.md) never lose a placement: the

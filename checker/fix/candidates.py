@@ -42,6 +42,9 @@ class Candidate:
     function: str
     arg: str
     mapping: bool  # the argument is a mapping (else a page)
+    # The page whose state it can change (the page argument, or the page behind the
+    # mapping); None when not known: then any page.
+    page: str | None = None
 
     def text(self) -> str:
         return f"{self.function}({self.arg})"
@@ -72,18 +75,27 @@ def candidates(protocol: model.Protocol, arches: Sequence[model.Arch],
     for t in kernel_threads(protocol):
         body = protocol.threads[t].body
         live: list[str] = []
+        behind: dict[str, str | None] = {}  # mapping -> the page the call that made it took
         for position in range(len(body) + 1):
             if position > 0:
-                live = _after(body[position - 1], live, arches[0])
+                previous = body[position - 1]
+                live = _after(previous, live, arches[0])
+                if isinstance(previous, model.Call) and previous.result is not None:
+                    pages = [a.name for a in previous.args if isinstance(a, model.PageArg)]
+                    behind[previous.result] = pages[0] if len(pages) == 1 else None
                 if (t, position - 1) in inert:
                     # Just past a call that is a no-op on every arch: the same boundary as
                     # the one before it, up to no-op steps. Only the first is a candidate.
                     continue
             for name, kind in api:
-                args = [p.name for p in protocol.pages] if kind == "page" else live
-                for arg in args:
-                    found.append(Candidate(len(found), t, position, name, arg,
-                                           kind == "mapping"))
+                if kind == "page":
+                    for page in protocol.pages:
+                        found.append(Candidate(len(found), t, position, name, page.name,
+                                               False, page.name))
+                else:
+                    for handle in live:
+                        found.append(Candidate(len(found), t, position, name, handle, True,
+                                               behind.get(handle)))
     return found
 
 

@@ -37,6 +37,7 @@ import z3
 from checker.check import CheckOptions, CheckResult, check
 from checker.fix.candidates import Candidate, Effect, candidates, effects, insert, span_of
 from checker.front import model
+from checker.machine.state import Layout
 from checker.report.trace import Trace
 
 DEFECTS = frozenset({"stale_read", "lost_write", "use_after_unmap", "deadlock"})
@@ -128,7 +129,10 @@ def _search(search: _Search, outcome: FixOutcome, deadline: float | None,
     search.late = (f"the search for a placement free of redundancy has {lean_seconds:g} s "
                    "and stopped there")
     ties = search.ties(first)
-    outcome.best = min([first, *ties], key=lambda p: p.redundant_count)
+    # Equal in calls and cost: the fewest redundant statements, then the earliest
+    # boundaries and the calls first in CACHE_API (the smallest sum of candidate numbers).
+    outcome.best = min([first, *ties],
+                       key=lambda p: (p.redundant_count, sum(c.index for c in p.calls)))
     lean = outcome.best if outcome.best.redundant_count == 0 else search.lean()
     outcome.lean = lean
     outcome.lean_proven = True
@@ -149,6 +153,7 @@ class _Search:
                       for c in cands]
         self.count = self._sum([1] * len(cands))
         self.cost = self._sum(self.costs)
+        self.max_calls = max_calls
         self.clauses: list = [self.count <= max_calls]
         self.order = list(arches)  # the order _failures tries them in
         self.goal_names: set[str] | None = None  # fixed once the first fix is found
@@ -168,23 +173,22 @@ class _Search:
         return z3.Sum([z3.If(x, w, 0) for x, w in zip(self.chosen, weights, strict=True)])
 
     def cheapest(self) -> Placement | None:
-        """The first clean placement under the full order of preference (most arches
-        fixed, fewest calls, least cost, earliest candidates), or None when no placement
-        fixes a single arch that has a finding."""
-        opt = z3.Optimize(ctx=self.ctx)
-        opt.add(*self.clauses)
-        opt.maximize(z3.Sum([z3.If(f, 1, 0) for f in self.fixed.values()]))
-        opt.minimize(self.count)
-        opt.minimize(self.cost)
-        # Ties: the earliest boundaries and the functions first in CACHE_API (candidates
-        # are numbered in that order), so the answer does not depend on the solver.
-        opt.minimize(self._sum([c.index for c in self.cands]))
+        """The first clean placement in the order of preference (most arches fixed,
+        fewest calls, least cost), or None when no placement fixes a single arch that has
+        a finding."""
+        solver = z3.Optimize(ctx=self.ctx)
+        solver.add(*self.clauses)
+        solver.maximize(z3.Sum([z3.If(f, 1, 0) for f in self.fixed.values()]))
+        solver.minimize(self.count)
+        solver.minimize(self.cost)
+        # Not minimised here: the sum of candidate numbers (earliest boundaries, preferred
+        # calls). It doubles the solver's time; the ties phase orders equal placements by it.
         while True:
-            found = self._next(opt)
+            found = self._next(solver)
             if found is None:
                 return None
             picked, goal = found
-            placement = self._examine(picked, goal, opt)
+            placement = self._examine(picked, goal, solver)
             if placement is not None:
                 if not any(self.outcome.before[a.name].kinds & DEFECTS for a in goal):
                     return None  # only arches that were clean anyway: nothing fixed
@@ -324,17 +328,39 @@ def _learn(protocol: model.Protocol, fixed: model.Protocol,
     docstring): drop one of `picked` that it runs and that acts on the arch, or add a
     candidate it reaches that acts on the arch."""
     reached = _reached(protocol, fixed, result, trace)
+    finding = trace.finding
+    if finding.kind in ("deadlock", "use_after_unmap"):
+        # No inserted call can unblock a thread or map a mapping again: only dropping the
+        # call that used an ended mapping can help.
+        program = result.program
+        assert program is not None
+        at = program.nodes[finding.node].origin if finding.kind == "use_after_unmap" else None
+        culprits = [c for c in picked if span_of(protocol, c) == at]
+        drops = [z3.Not(chosen[c.index]) for c in culprits]
+        return z3.Or(drops, ctx) if drops else z3.BoolVal(False, ctx)
+    page = _page_of_word(result, finding.data[0])
 
-    def matters(c: Candidate) -> bool:  # the execution runs it, and it is no no-op here
-        return effects_here[c.index].acts and c.position <= reached.get(c.thread, -1)
+    def matters(c: Candidate) -> bool:
+        """The execution runs it, it is no no-op here, and it can change the page of the
+        finding (a call acting on another page changes nothing the finding rests on)."""
+        return (effects_here[c.index].acts and c.position <= reached.get(c.thread, -1)
+                and (c.page is None or c.page == page))
 
     picked_ids = {c.index for c in picked}
     helpers = [chosen[c.index] for c in cands if c.index not in picked_ids and matters(c)]
-    # A picked call the execution does not run, or that is a no-op here, can go too: the
-    # execution is one of the protocol without it as well.
+    # A picked call the execution does not run, or that cannot change the page, can go
+    # too: the execution is one of the protocol without it as well (up to that page).
     drops = [z3.Not(chosen[c.index]) for c in picked if matters(c)]
     literals = drops + helpers
     return z3.Or(literals, ctx) if literals else z3.BoolVal(False, ctx)
+
+
+def _page_of_word(result: CheckResult, word: int) -> str:
+    program = result.program
+    assert program is not None
+    layout = Layout(program)
+    page = max(p for p, base in enumerate(layout.word_offset) if base <= word)
+    return program.pages[page].name
 
 
 def _reached(protocol: model.Protocol, fixed: model.Protocol, result: CheckResult,
