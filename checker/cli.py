@@ -102,6 +102,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fix-api", metavar="NAME[,NAME...]",
                         help="with --fix: insert only these functions (default: the whole "
                         "cache API, docs/fix.md)")
+    parser.add_argument(
+        "--explain", action="store_true",
+        help="for each protocol: which statements' cache maintenance is load-bearing on "
+        "which arch (dropping it brings a finding) and which can go, as one table")
+    parser.add_argument(
+        "--compare", metavar="ARCH_A,ARCH_B",
+        help="every protocol on two arches (one usually a variant of the other, written "
+        "with extends): the protocols whose verdict or redundant statements differ")
+    parser.add_argument(
+        "--drop-calls", metavar="NAME[,NAME...]",
+        help="with --compare: on ARCH_B, leave out the protocols' own calls of these "
+        "functions (callers dropping their flush_dcache_page)")
     parser.add_argument("--timing", action="store_true",
                         help="json: give each check's time in seconds (off: the same input "
                         "gives the same bytes)")
@@ -194,6 +206,12 @@ def run(argv: Sequence[str], out=sys.stdout, err=sys.stderr) -> int:
         parser.error("give at least one FILE to check (or --list-arches, --show-arch NAME)")
     if args.jobs < 0:
         parser.error("--jobs must be 0 (one per CPU) or more")
+    if sum(map(bool, (args.fix, args.explain, args.compare))) > 1:
+        parser.error("--fix, --explain and --compare are separate runs: give one")
+    if (args.explain or args.compare) and (args.format != "text" or args.baseline):
+        parser.error("--explain and --compare print tables: no --format or --baseline")
+    if args.drop_calls and not args.compare:
+        parser.error("--drop-calls goes with --compare")
     if args.write and not args.fix:
         parser.error("--write applies the edit of --fix: give --fix too")
     if args.fix and (args.format != "text" or args.baseline or args.engine != "explicit"):
@@ -217,6 +235,10 @@ def run(argv: Sequence[str], out=sys.stdout, err=sys.stderr) -> int:
             print(warning.render(sources), file=err)
         if args.fix:
             return run_fix(loaded, files, pairs, scope, options, args, out)
+        if args.explain:
+            return run_explain(loaded, pairs, options, out)
+        if args.compare:
+            return run_compare(loaded, options, args, out)
         results: list[CheckResult] = []
         progress = ProgressLine(err) if ProgressLine.wanted(err) else None
         for result in run_checks(loaded, files, pairs, options, args.jobs,
@@ -280,6 +302,52 @@ def run_fix(loaded: Loaded, files: list[str], pairs: list[tuple[int, str]], scop
             if fix.after != fix.before:
                 _write(fix.path, fix.after.removesuffix("\n"))
     return fix_exit_status(fixes)
+
+
+def run_explain(loaded: Loaded, pairs: list[tuple[int, str]], options: CheckOptions,
+                out) -> int:
+    """--explain: per protocol, the table of load-bearing maintenance across the arches."""
+    from checker.report.whatif import render_explanations
+    from checker.whatif import explain
+
+    library = loaded.library
+    explanations = [explain(library.protocols[i], library.arches[k], options)
+                    for i, k in pairs]
+    print("\n".join(render_explanations(explanations, loaded.sources)), file=out)
+    if any(e.status == "inconclusive" or any(not r.complete for r in e.roles.values())
+           for e in explanations):
+        return EXIT_INCONCLUSIVE
+    return EXIT_OK
+
+
+def run_compare(loaded: Loaded, options: CheckOptions, args: argparse.Namespace, out) -> int:
+    """--compare A,B: the protocols whose results differ on the two arches. Exit 0 when
+    none differs, 1 when some do (as a diff does), 3 when a check was inconclusive."""
+    from checker.report.whatif import render_comparisons
+    from checker.whatif import compare
+
+    library = loaded.library
+    names = [n.strip() for n in args.compare.split(",")]
+    if len(names) != 2:
+        raise FlowError(None, f"--compare takes two arches, A,B: not '{args.compare}'")
+    drop = frozenset(n.strip() for n in (args.drop_calls or "").split(",") if n.strip())
+    comparisons = []
+    for index, protocol in enumerate(library.protocols):
+        scope = {library.arches[k].name: k for k in library.scope_of(index)}
+        for name in names:
+            if name not in {a.name for a in library.arches.values()}:
+                known = ", ".join(sorted({a.name for a in library.arches.values()}))
+                raise FlowError(None, f"unknown arch '{name}' (known: {known})")
+        if not all(n in scope for n in names):
+            continue  # --arch-scope file: an arch of another file does not apply here
+        a, b = (library.arches[scope[n]] for n in names)
+        for arch in (a, b):
+            check_protocol_on_arch(protocol, arch, library)
+        comparisons.append(compare(protocol, a, b, options, drop))
+    print("\n".join(render_comparisons(comparisons, names[0], names[1], drop)), file=out)
+    if any(not (c.a.complete and c.b.complete) for c in comparisons):
+        return EXIT_INCONCLUSIVE
+    return EXIT_MISMATCH if any(c.differs for c in comparisons) else EXIT_OK
 
 
 def _error_document(kind: str, error: FlowError, warnings: list[FlowWarning],
