@@ -103,6 +103,9 @@ class CheckResult:
 
 
 ENGINES = ("explicit", "z3")
+# The findings that make a protocol wrong (redundant_flush only makes it slow): what --fix
+# removes, --explain and --compare count.
+DEFECTS = frozenset({"stale_read", "lost_write", "use_after_unmap", "deadlock"})
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,10 @@ import dataclasses
 import time
 from dataclasses import dataclass
 
-from checker.check import CheckOptions, CheckResult, check, run_engine
+from checker.check import DEFECTS, CheckOptions, CheckResult, check, run_engine
 from checker.front import model
 from checker.front.source import Span
 from checker.machine.lower import lower
-
-DEFECTS = frozenset({"stale_read", "lost_write", "use_after_unmap", "deadlock"})
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,17 @@ from checker.front.load import load_files
 REPO = Path(__file__).resolve().parent.parent
 
 
+def run_cli(argv: list[str]) -> tuple[int, str, str]:
+    """`check ARGV` in this process: its exit status, standard output and error."""
+    import io
+
+    from checker.cli import run
+
+    out, err = io.StringIO(), io.StringIO()
+    code = run(argv, out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
 def load(*paths: str | Path) -> model.Library:
     return load_files([str(p) for p in paths]).library
 

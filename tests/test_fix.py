@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import REPO
+from helpers import REPO, run_cli
 
 from checker.check import CheckOptions, check
 from checker.cli import run
@@ -276,10 +276,6 @@ def test_the_synthesised_fix_is_the_kernels(path, before, after, arch_names, fun
 # The command
 
 
-def _status(argv: list[str]) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = run(argv, out, err)
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git apply")
@@ -289,7 +285,7 @@ def test_the_diff_applies_and_the_result_checks_clean(tmp_path: Path, monkeypatc
     path = tmp_path / "w.flow"
     path.write_text(WRITER)
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
-    code, out, _ = _status(["w.flow", "--fix", "--arch", "alias,pipt"])
+    code, out, _ = run_cli(["w.flow", "--fix", "--arch", "alias,pipt"])
     assert code == 0
     assert out.startswith("--- a/") and "+        flush_dcache_page(pg)" in out
     done = subprocess.run(["git", "apply", "-"], cwd=tmp_path, input=out, text=True,
@@ -303,15 +299,15 @@ def test_the_diff_applies_and_the_result_checks_clean(tmp_path: Path, monkeypatc
 def test_fix_write_edits_the_file_and_exit_statuses(tmp_path: Path) -> None:
     path = tmp_path / "w.flow"
     path.write_text(WRITER)
-    code, _, _ = _status([str(path), "--fix", "--write", "--arch", "alias"])
+    code, _, _ = run_cli([str(path), "--fix", "--write", "--arch", "alias"])
     assert code == 0
     assert "flush_dcache_page(pg)" in path.read_text()
-    code, out, _ = _status([str(path), "--fix", "--arch", "alias"])
+    code, out, _ = run_cli([str(path), "--fix", "--arch", "alias"])
     assert code == 0 and "No finding to fix" in out
     path.write_text(WRITER)
-    code, out, _ = _status([str(path), "--fix", "--arch", "none"])
+    code, out, _ = run_cli([str(path), "--fix", "--arch", "none"])
     assert code == 1 and "No placement removes the findings on any of none" in out
-    code, out, _ = _status([str(path), "--fix", "--arch", "alias", "--max-states", "3"])
+    code, out, _ = run_cli([str(path), "--fix", "--arch", "alias", "--max-states", "3"])
     assert code == 3 and "Inconclusive" in out
 
 
@@ -326,7 +322,7 @@ def test_fix_refuses_other_formats(tmp_path: Path) -> None:
 
 def test_the_readme_fix_sample_is_true(monkeypatch) -> None:
     monkeypatch.chdir(REPO)
-    code, out, _ = _status(["specs/set_bit_to_user.flow", "--arch",
+    code, out, _ = run_cli(["specs/set_bit_to_user.flow", "--arch",
                             "x86,arm64,arm_v6,arm_vivt,parisc", "--fix", "--fix-api",
                             "flush_dcache_page"])
     assert code == 1  # the concurrent protocols cannot be fixed with that call alone

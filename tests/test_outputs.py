@@ -5,16 +5,13 @@ exit status 2, in every format."""
 
 from __future__ import annotations
 
-import io
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import jsonschema
 import pytest
-from helpers import REPO
-
-from checker.cli import run
+from helpers import REPO, run_cli
 
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
 REPORT_SCHEMA = json.loads((SCHEMAS / "report.schema.json").read_text())
@@ -70,10 +67,6 @@ protocol writer {
 TOY_ARCHES = ["--arch", "vipt2,pipt"]
 
 
-def status(argv: list[str]) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = run(argv, out, err)
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture
@@ -92,7 +85,7 @@ def _validate(document: dict, schema: dict) -> None:
 
 
 def test_json_report_meets_its_schema(toy: str) -> None:
-    code, out, _ = status([toy, *TOY_ARCHES, "--format", "json"])
+    code, out, _ = run_cli([toy, *TOY_ARCHES, "--format", "json"])
     document = json.loads(out)
     _validate(document, REPORT_SCHEMA)
     assert code == 1
@@ -112,7 +105,7 @@ def test_json_report_meets_its_schema(toy: str) -> None:
 
 
 def test_json_shipped_spec_meets_its_schema_with_costs_and_timing() -> None:
-    code, out, _ = status([SPEC, "--arch", "parisc,arm_v6", "--format", "json", "--timing"])
+    code, out, _ = run_cli([SPEC, "--arch", "parisc,arm_v6", "--format", "json", "--timing"])
     assert code == 0
     document = json.loads(out)
     _validate(document, REPORT_SCHEMA)
@@ -123,7 +116,7 @@ def test_json_shipped_spec_meets_its_schema_with_costs_and_timing() -> None:
 
 def test_json_is_the_same_bytes_without_timing(toy: str) -> None:
     argv = [toy, *TOY_ARCHES, "--format", "json"]
-    assert status(argv)[1] == status(argv)[1]
+    assert run_cli(argv)[1] == run_cli(argv)[1]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -135,7 +128,7 @@ def test_json_is_the_same_bytes_without_timing(toy: str) -> None:
 def test_input_errors_in_every_format(tmp_path: Path, text: str, form: str) -> None:
     path = tmp_path / "bad.flow"
     path.write_text(text)
-    code, out, err = status([str(path), "--format", form])
+    code, out, err = run_cli([str(path), "--format", form])
     assert code == 2
     assert f"{path}:" in err and "error:" in err
     if form == "json":
@@ -164,7 +157,7 @@ def test_input_errors_in_every_format(tmp_path: Path, text: str, form: str) -> N
 
 
 def test_sarif_meets_the_standard_and_matches_the_text(toy: str) -> None:
-    code, out, _ = status([toy, *TOY_ARCHES, "--format", "sarif"])
+    code, out, _ = run_cli([toy, *TOY_ARCHES, "--format", "sarif"])
     assert code == 1
     document = json.loads(out)
     _validate(document, SARIF_SCHEMA)
@@ -184,7 +177,7 @@ def test_sarif_meets_the_standard_and_matches_the_text(toy: str) -> None:
     steps = sorted(loc["executionOrder"] for f in flows for loc in f["locations"])
     assert steps == list(range(1, len(steps) + 1))
     # The same execution as the text report's trace: one location per numbered step.
-    _, text, _ = status([toy, "--arch", "vipt2"])
+    _, text, _ = run_cli([toy, "--arch", "vipt2"])
     trace = text.split("-- stale_read: a shortest execution", 1)[1].split("\n\n", 1)[0]
     numbered = [line for line in trace.splitlines() if line[:4].strip().rstrip(".").isdigit()]
     assert len(numbered) == len(steps)
@@ -198,7 +191,7 @@ def test_sarif_reports_missing_and_inconclusive(tmp_path: Path) -> None:
     path.write_text(TOY.replace("expect safe on vipt2", "expect safe on vipt2\n"
                                 "    expect deadlock on pipt").replace(
                                     "expect redundant_flush on pipt", ""))
-    _, out, _ = status([str(path), "--format", "sarif", "--arch", "pipt"])
+    _, out, _ = run_cli([str(path), "--format", "sarif", "--arch", "pipt"])
     results = json.loads(out)["runs"][0]["results"]
     missing = [r for r in results if r["ruleId"] == "missing_finding"]
     assert len(missing) == 1
@@ -206,7 +199,7 @@ def test_sarif_reports_missing_and_inconclusive(tmp_path: Path) -> None:
     assert "expect deadlock on pipt" in path.read_text().splitlines()[line - 1]
     unexpected_redundant = [r for r in results if r["ruleId"] == "redundant_flush"]
     assert [r["level"] for r in unexpected_redundant] == ["warning"]
-    _, out, _ = status([SPEC, "--format", "sarif", "--arch", "nios2", "--max-states", "5"])
+    _, out, _ = run_cli([SPEC, "--format", "sarif", "--arch", "nios2", "--max-states", "5"])
     results = json.loads(out)["runs"][0]["results"]
     assert {r["ruleId"] for r in results} == {"inconclusive"}
 
@@ -216,7 +209,7 @@ def test_sarif_reports_missing_and_inconclusive(tmp_path: Path) -> None:
 
 
 def test_junit_has_a_testcase_per_check(toy: str) -> None:
-    code, out, _ = status([toy, *TOY_ARCHES, "--format", "junit"])
+    code, out, _ = run_cli([toy, *TOY_ARCHES, "--format", "junit"])
     assert code == 1
     root = ET.fromstring(out)
     cases = root.findall("testsuite/testcase")
@@ -225,7 +218,7 @@ def test_junit_has_a_testcase_per_check(toy: str) -> None:
     assert failed == ["reader on vipt2"]
     text = root.find("testsuite/testcase/failure").text
     assert "-- stale_read: a shortest execution" in text
-    _, out, _ = status([SPEC, "--format", "junit", "--arch", "nios2", "--max-states", "5"])
+    _, out, _ = run_cli([SPEC, "--format", "junit", "--arch", "nios2", "--max-states", "5"])
     root = ET.fromstring(out)
     assert root.get("errors") == "4"
     assert {e.get("type") for e in root.iter("error")} == {"inconclusive"}
@@ -237,12 +230,12 @@ def test_junit_has_a_testcase_per_check(toy: str) -> None:
 
 def test_report_files_beside_the_text(toy: str, tmp_path: Path) -> None:
     sarif, junit, report = tmp_path / "r.sarif", tmp_path / "r.xml", tmp_path / "r.json"
-    code, out, _ = status([toy, *TOY_ARCHES, "--sarif", str(sarif), "--junit", str(junit),
+    code, out, _ = run_cli([toy, *TOY_ARCHES, "--sarif", str(sarif), "--junit", str(junit),
                            "--json", str(report)])
     assert code == 1
-    assert out == status([toy, *TOY_ARCHES])[1]  # the text is as without the files
+    assert out == run_cli([toy, *TOY_ARCHES])[1]  # the text is as without the files
     def document(form: str) -> str:
-        return status([toy, *TOY_ARCHES, "--format", form])[1]
+        return run_cli([toy, *TOY_ARCHES, "--format", form])[1]
 
     assert json.loads(sarif.read_text()) == json.loads(document("sarif"))
     assert junit.read_text() == document("junit")
@@ -262,20 +255,20 @@ def test_report_file_that_cannot_be_written_is_exit_5(toy: str, tmp_path: Path) 
 
 def test_baseline_reports_only_changes(toy: str, tmp_path: Path) -> None:
     saved = tmp_path / "before.json"
-    status([toy, *TOY_ARCHES, "--json", str(saved)])
-    code, out, _ = status([toy, *TOY_ARCHES, "--baseline", str(saved)])
+    run_cli([toy, *TOY_ARCHES, "--json", str(saved)])
+    code, out, _ = run_cli([toy, *TOY_ARCHES, "--baseline", str(saved)])
     assert (code, out) == (0, f"no change against {saved}\n")
     # The patch: the reader's kernel drops its flush; the writer is gone.
     patched = TOY.replace("        flush_dcache_page(pg)\n", "")
     patched = patched[: patched.index("protocol writer")]
     Path(toy).write_text(patched)
-    code, out, _ = status([toy, *TOY_ARCHES, "--baseline", str(saved)])
+    code, out, _ = run_cli([toy, *TOY_ARCHES, "--baseline", str(saved)])
     assert code == 1
     lines = out.splitlines()
     assert lines[0] == f"4 changes against {saved}:"
     assert f"{toy}: reader on pipt: finding gone: redundant_flush" in lines
     assert f"{toy}: writer on vipt2: check gone (was: lost_write)" in lines
-    code, out, _ = status([toy, *TOY_ARCHES, "--baseline", str(saved), "--format", "json"])
+    code, out, _ = run_cli([toy, *TOY_ARCHES, "--baseline", str(saved), "--format", "json"])
     document = json.loads(out)
     _validate(document, REPORT_SCHEMA)
     assert len(document["changes"]) == 4
@@ -286,6 +279,6 @@ def test_a_baseline_that_is_no_report_is_an_input_error(toy: str, tmp_path: Path
                                                        text: str) -> None:
     saved = tmp_path / "b.json"
     saved.write_text(text)
-    code, _, err = status([toy, *TOY_ARCHES, "--baseline", str(saved)])
+    code, _, err = run_cli([toy, *TOY_ARCHES, "--baseline", str(saved)])
     assert code == 2
     assert f"baseline '{saved}'" in err

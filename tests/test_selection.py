@@ -3,13 +3,11 @@ grid that shows them."""
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
-from helpers import REPO
+from helpers import REPO, run_cli
 
-from checker.cli import run
 from checker.errors import FlowError
 from checker.front.discover import expand_paths
 from checker.front.load import load_files
@@ -43,10 +41,6 @@ TOY_PIPT = TOY_VIPT.replace("vipt colours 2", "pipt").replace(
     "expect stale_read on toy", "expect safe on toy")
 
 
-def status(argv: list[str]) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = run(argv, out, err)
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture
@@ -78,13 +72,13 @@ def test_the_builtin_arch_files_under_a_directory_are_not_loaded_twice() -> None
 
 
 def test_a_directory_without_flow_files_is_an_input_error(tmp_path: Path) -> None:
-    code, _, err = status([str(tmp_path)])
+    code, _, err = run_cli([str(tmp_path)])
     assert code == 2
     assert f"no .flow file under '{tmp_path}'" in err
 
 
 def test_each_file_keeps_its_own_arches_under_a_directory(tree: Path) -> None:
-    code, out, _ = status(["-q", "--arch", "toy", str(tree)])
+    code, out, _ = run_cli(["-q", "--arch", "toy", str(tree)])
     assert code == 0, out
     assert out.endswith("3 checks: 3 as expected, 0 unexpected, 0 inconclusive\n")
     library = load_files(expand_paths([str(tree)])[0], scope="file").library
@@ -98,13 +92,13 @@ def test_each_file_keeps_its_own_arches_under_a_directory(tree: Path) -> None:
 
 
 def test_run_scope_makes_the_files_one_namespace(tree: Path) -> None:
-    code, _, err = status(["-q", "--arch-scope", "run", str(tree)])
+    code, _, err = run_cli(["-q", "--arch-scope", "run", str(tree)])
     assert code == 2
     assert "arch 'toy' is already defined" in err
 
 
 def test_file_scope_on_files_named_one_by_one(tree: Path) -> None:
-    code, _, _ = status(["-q", "--arch", "toy", "--arch-scope", "file",
+    code, _, _ = run_cli(["-q", "--arch", "toy", "--arch-scope", "file",
                          str(tree / "a.flow"), str(tree / "z.flow")])
     assert code == 0
 
@@ -114,10 +108,10 @@ def test_an_expect_on_another_files_arch_is_an_error_in_file_scope(tmp_path: Pat
     (tmp_path / "user.flow").write_text(
         "protocol q {\n    page pg\n    thread t {\n        k = kmap(pg)\n"
         "        write k[0]\n    }\n    expect safe on toy\n}\n")
-    code, _, _ = status(["-q", "--arch", "toy", str(tmp_path / "arch.flow"),
+    code, _, _ = run_cli(["-q", "--arch", "toy", str(tmp_path / "arch.flow"),
                          str(tmp_path / "user.flow")])
     assert code == 0  # run scope: the contract's rule for files
-    code, _, err = status(["-q", str(tmp_path)])
+    code, _, err = run_cli(["-q", str(tmp_path)])
     assert code == 2
     assert "unknown arch 'toy'" in err
 
@@ -129,7 +123,7 @@ def test_arch_expected_checks_the_arches_a_protocol_names(tmp_path: Path) -> Non
     library = load_files([str(tmp_path / "t.flow")]).library
     names = [library.arches[k].name for _, k in plan_checks(library, "expected")]
     assert names == ["x86", "toy"]
-    code, out, _ = status(["-q", "--arch", "expected", str(tmp_path / "t.flow")])
+    code, out, _ = run_cli(["-q", "--arch", "expected", str(tmp_path / "t.flow")])
     assert code == 0 and "2 checks: 2 as expected" in out
 
 
@@ -145,7 +139,7 @@ def test_unknown_arch_names_every_known_one(tree: Path) -> None:
 
 def test_the_grid_fits_in_80_columns_and_marks_what_differs(tree: Path) -> None:
     (tree / "z.flow").write_text(TOY_PIPT.replace("expect safe on toy", "expect deadlock on toy"))
-    code, out, _ = status(["-q", str(tree), "--arch", "toy,x86,arm_v6"])
+    code, out, _ = run_cli(["-q", str(tree), "--arch", "toy,x86,arm_v6"])
     assert code == 1
     grid = out.split("\n\n  S stale_read")[0].splitlines()
     assert all(len(line) <= WIDTH for line in out.splitlines())
@@ -161,7 +155,7 @@ def test_the_grid_fits_in_80_columns_and_marks_what_differs(tree: Path) -> None:
 
 
 def test_the_grid_wraps_many_arches_into_blocks() -> None:
-    code, out, _ = status(["-q", str(REPO / "specs" / "set_bit_to_user.flow")])
+    code, out, _ = run_cli(["-q", str(REPO / "specs" / "set_bit_to_user.flow")])
     assert code == 0
     lines = out.splitlines()
     assert all(len(line) <= WIDTH for line in lines)
@@ -179,7 +173,7 @@ def test_the_grid_samples_in_the_readme_and_docs_are_true(monkeypatch) -> None:
     """README.md quotes the whole -q output of the shipped spec; docs/ci.md its first rows
     (up to `...`): both as the current code prints them."""
     monkeypatch.chdir(REPO)  # the path as the samples show it
-    code, out, _ = status(["-q", "specs/set_bit_to_user.flow"])
+    code, out, _ = run_cli(["-q", "specs/set_bit_to_user.flow"])
     assert code == 0
     readme = (REPO / "README.md").read_text()
     block = readme.split("prints only this):\n\n```\n", 1)[1].split("```", 1)[0]

@@ -3,13 +3,10 @@ arch variant changes), on the shipped spec and the kunmap-flushes-everywhere var
 
 from __future__ import annotations
 
-import io
-
 import pytest
-from helpers import REPO
+from helpers import REPO, run_cli
 
 from checker.check import CheckOptions, check
-from checker.cli import run
 from checker.front.load import load_files
 from checker.front.source import Span
 from checker.whatif import compare, explain, without_calls
@@ -18,10 +15,6 @@ SPEC = str(REPO / "specs" / "set_bit_to_user.flow")
 VARIANTS = str(REPO / "examples" / "kunmap_flushes_everywhere.flow")
 
 
-def _status(argv):
-    out, err = io.StringIO(), io.StringIO()
-    code = run(argv, out, err)
-    return code, out.getvalue(), err.getvalue()
 
 
 def test_explain_names_the_load_bearing_flush() -> None:
@@ -44,7 +37,7 @@ def test_explain_names_the_load_bearing_flush() -> None:
 
 def test_explain_command(monkeypatch) -> None:
     monkeypatch.chdir(REPO)
-    code, out, _ = _status(["specs/set_bit_to_user.flow", "--explain", "--arch",
+    code, out, _ = run_cli(["specs/set_bit_to_user.flow", "--explain", "--arch",
                             "x86,arm_v6,parisc"])
     assert code == 0
     table = out.split("== why: set_bit_to_user_quiescent_flushed", 1)[1]
@@ -87,11 +80,11 @@ def test_compare_command(drop: bool) -> None:
     argv = ["--compare", "mips,mips_flushing_kunmap", SPEC, VARIANTS]
     if drop:
         argv += ["--drop-calls", "flush_dcache_page"]
-    code, out, _ = _status(argv)
+    code, out, _ = run_cli(argv)
     assert code == 1  # some protocols differ
     assert out.startswith("== compare mips with mips_flushing_kunmap")
     assert "set_bit_to_user_quiescent (" in out
     assert out.splitlines()[-2].endswith("newly redundant statements in " +
                                          ("1." if not drop else "0."))
-    code, _, err = _status(["--compare", "mips", SPEC])
+    code, _, err = run_cli(["--compare", "mips", SPEC])
     assert code == 2 and "two arches" in err

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from checker.front import model
+from checker.front.resolve_calls import walk_statements
 from checker.front.source import Span
 from checker.machine.lower import lower
 
@@ -58,7 +59,7 @@ def span_of(protocol: model.Protocol, candidate: Candidate) -> Span:
 
 def kernel_threads(protocol: model.Protocol) -> list[int]:
     return [i for i, t in enumerate(protocol.threads)
-            if not t.is_device and any(isinstance(s, model.Call) for s in _walk(t.body))]
+            if not t.is_device and any(isinstance(s, model.Call) for s in walk_statements(t.body))]
 
 
 def candidates(protocol: model.Protocol, arches: Sequence[model.Arch],
@@ -133,7 +134,7 @@ def _ends(arch: model.Arch, function: str, position: int, depth: int = 0) -> boo
     if fn is None or position >= len(fn.params) or depth > 32:
         return False
     param = fn.params[position].name
-    for statement in _walk(fn.body):
+    for statement in walk_statements(fn.body):
         if isinstance(statement, model.Unmap) and statement.mapping == param:
             return True
         if isinstance(statement, model.Call):
@@ -142,19 +143,6 @@ def _ends(arch: model.Arch, function: str, position: int, depth: int = 0) -> boo
                         and _ends(arch, statement.function, i, depth + 1)):
                     return True
     return False
-
-
-def _walk(body: Sequence[model.Statement]):
-    for statement in body:
-        yield statement
-        if isinstance(statement, model.Repeat):
-            yield from _walk(statement.body)
-        elif isinstance(statement, model.Either):
-            for branch in statement.branches:
-                yield from _walk(branch)
-        elif isinstance(statement, model.If):
-            yield from _walk(statement.then)
-            yield from _walk(statement.orelse)
 
 
 def insert(protocol: model.Protocol, chosen: Sequence[Candidate]) -> model.Protocol:

@@ -34,13 +34,11 @@ from dataclasses import dataclass, field
 
 import z3
 
-from checker.check import CheckOptions, CheckResult, check
+from checker.check import DEFECTS, CheckOptions, CheckResult, check
 from checker.fix.candidates import Candidate, Effect, candidates, effects, insert, span_of
 from checker.front import model
 from checker.machine.state import Layout
 from checker.report.trace import Trace
-
-DEFECTS = frozenset({"stale_read", "lost_write", "use_after_unmap", "deadlock"})
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,8 @@ class _Checker:
         self.arch = arch
         self.words = {page.name: page.words for page in protocol.pages}
         self.signals = {
-            s.event for t in protocol.threads for s in _walk(t.body) if isinstance(s, model.Signal)
+            s.event for t in protocol.threads for s in walk_statements(t.body)
+            if isinstance(s, model.Signal)
         }
         self.waits: list[tuple[model.Wait, _Frame]] = []
         self.memo: dict[tuple[str, tuple[Pages, ...]], Pages] = {}
@@ -231,7 +232,7 @@ class _Checker:
         if function is None:
             return []
         names = []
-        for s in _walk(function.body):
+        for s in walk_statements(function.body):
             value = s.value if isinstance(s, model.Return) else s
             if isinstance(value, model.Call):
                 names.append(value.function)
@@ -338,15 +339,15 @@ def calls_too_deep(path: tuple[str, ...], function: str) -> str:
     )
 
 
-def _walk(stmts: tuple[model.Statement, ...]):
+def walk_statements(stmts: tuple[model.Statement, ...]):
     """Every statement of a body, nested ones included."""
     for s in stmts:
         yield s
         if isinstance(s, model.Either):
             for branch in s.branches:
-                yield from _walk(branch)
+                yield from walk_statements(branch)
         elif isinstance(s, model.If):
-            yield from _walk(s.then)
-            yield from _walk(s.orelse)
+            yield from walk_statements(s.then)
+            yield from walk_statements(s.orelse)
         elif isinstance(s, model.Repeat):
-            yield from _walk(s.body)
+            yield from walk_statements(s.body)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from checker.check import CheckResult
+from checker.check import DEFECTS, CheckResult
 from checker.front.source import SourceText
 from checker.report.grid import CODES, WIDTH, _header
 from checker.whatif import Comparison, Explanation, maintenance_cost
@@ -87,8 +87,8 @@ def render_comparisons(comparisons: list[Comparison], a: str, b: str,
         out.append(f"{c.protocol.name} ({c.protocol.span.path})")
         out.append(f"  {a}: {_kinds(c.a)}")
         out.append(f"  {b}: {_kinds(c.b)}")
-        lost = sorted((c.a.kinds - c.b.kinds) & _DEFECTS)
-        new = sorted((c.b.kinds - c.a.kinds) & _DEFECTS)
+        lost = sorted((c.a.kinds - c.b.kinds) & DEFECTS)
+        new = sorted((c.b.kinds - c.a.kinds) & DEFECTS)
         gone += bool(lost)
         appeared += bool(new)
         if lost:
@@ -113,5 +113,3 @@ def render_comparisons(comparisons: list[Comparison], a: str, b: str,
     ]
     return out
 
-
-_DEFECTS = frozenset({"stale_read", "lost_write", "use_after_unmap", "deadlock"})
