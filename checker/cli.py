@@ -30,6 +30,7 @@ from checker.jobs import run_checks
 from checker.report.arches import list_arches, show_arch
 from checker.report.baseline import compare, load_baseline, render_changes
 from checker.report.grid import render_grid
+from checker.report.html import render_html, render_html_errors
 from checker.report.json import render_input_errors, render_json
 from checker.report.junit import render_junit, render_junit_errors
 from checker.report.progress import ProgressLine
@@ -37,7 +38,7 @@ from checker.report.sarif import render_sarif, render_sarif_errors
 from checker.report.text import render_result, summary_lines
 from checker.report.trace import ReplayError
 
-FORMATS = ("text", "json", "sarif", "junit")
+FORMATS = ("text", "json", "sarif", "junit", "html")
 EXIT_OK, EXIT_MISMATCH, EXIT_INPUT, EXIT_INCONCLUSIVE, EXIT_INTERNAL, EXIT_OUTPUT = 0, 1, 2, 3, 4, 5
 
 # Past this a time-out is no limit (11 days), and a deadline this far off overflows the
@@ -78,11 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
         choices=FORMATS,
         default="text",
         help="text (traces, then a protocol x arch grid), json (one document with everything, "
-        "docs/json.md), sarif (SARIF 2.1.0 for code scanning) or junit (JUnit XML)",
+        "docs/json.md), sarif (SARIF 2.1.0 for code scanning), junit (JUnit XML) or html (one "
+        "self-contained page: the grid, each counterexample drawn, docs/html.md)",
     )
     parser.add_argument("--sarif", metavar="FILE",
                         help="also write a SARIF 2.1.0 report to FILE")
     parser.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report to FILE")
+    parser.add_argument("--html", metavar="FILE", dest="html_file",
+                        help="also write the HTML report to FILE (open it in a browser)")
     parser.add_argument("--json", metavar="FILE", dest="json_file",
                         help="also write the JSON report to FILE (a baseline for --baseline)")
     parser.add_argument(
@@ -210,6 +214,10 @@ def run(argv: Sequence[str], out=sys.stdout, err=sys.stderr) -> int:
         parser.error("--fix, --explain and --compare are separate runs: give one")
     if (args.explain or args.compare) and (args.format != "text" or args.baseline):
         parser.error("--explain and --compare print tables: no --format or --baseline")
+    if (args.fix or args.compare) and _side_files(args):
+        parser.error("--fix and --compare write no report files (--explain takes --html)")
+    if args.explain and any(kind != "html" for _, kind in _side_files(args)):
+        parser.error("--explain writes only an HTML page beside its tables (--html FILE)")
     if args.drop_calls and not args.compare:
         parser.error("--drop-calls goes with --compare")
     if args.write and not args.fix:
@@ -236,7 +244,7 @@ def run(argv: Sequence[str], out=sys.stdout, err=sys.stderr) -> int:
         if args.fix:
             return run_fix(loaded, files, pairs, scope, options, args, out)
         if args.explain:
-            return run_explain(loaded, pairs, options, out)
+            return run_explain(loaded, pairs, options, out, args.html_file)
         if args.compare:
             return run_compare(loaded, options, args, out)
         results: list[CheckResult] = []
@@ -261,6 +269,7 @@ def run(argv: Sequence[str], out=sys.stdout, err=sys.stderr) -> int:
         "json": lambda: render_json(results, sources, warnings, args.timing),
         "sarif": lambda: render_sarif(results, sources, warnings),
         "junit": lambda: render_junit(results, sources),
+        "html": lambda: render_html(results, sources, warnings),
     }
     for path, kind in _side_files(args):
         _write(path, reports[kind]())
@@ -305,8 +314,10 @@ def run_fix(loaded: Loaded, files: list[str], pairs: list[tuple[int, str]], scop
 
 
 def run_explain(loaded: Loaded, pairs: list[tuple[int, str]], options: CheckOptions,
-                out) -> int:
-    """--explain: per protocol, the table of load-bearing maintenance across the arches."""
+                out, html_file: str | None = None) -> int:
+    """--explain: per protocol, the table of load-bearing maintenance across the arches
+    (and, with --html FILE, the same tables as a page)."""
+    from checker.report.html import render_explain_html
     from checker.report.whatif import render_explanations
     from checker.whatif import explain
 
@@ -314,6 +325,8 @@ def run_explain(loaded: Loaded, pairs: list[tuple[int, str]], options: CheckOpti
     explanations = [explain(library.protocols[i], library.arches[k], options)
                     for i, k in pairs]
     print("\n".join(render_explanations(explanations, loaded.sources)), file=out)
+    if html_file:
+        _write(html_file, render_explain_html(explanations, loaded.sources))
     if any(e.status == "inconclusive" or any(not r.complete for r in e.roles.values())
            for e in explanations):
         return EXIT_INCONCLUSIVE
@@ -357,12 +370,15 @@ def _error_document(kind: str, error: FlowError, warnings: list[FlowWarning],
         return render_input_errors(error, warnings)
     if kind == "sarif":
         return render_sarif_errors(error, warnings)
+    if kind == "html":
+        return render_html_errors(error, sources, warnings)
     return render_junit_errors(error, sources)
 
 
 def _side_files(args: argparse.Namespace) -> list[tuple[str, str]]:
     """The reports to write to files beside the output: (path, format)."""
-    wanted = [(args.sarif, "sarif"), (args.junit, "junit"), (args.json_file, "json")]
+    wanted = [(args.sarif, "sarif"), (args.junit, "junit"), (args.json_file, "json"),
+              (args.html_file, "html")]
     return [(path, kind) for path, kind in wanted if path]
 
 

@@ -15,9 +15,15 @@ from helpers import REPO
 
 def test_wheel_installs_and_checks_from_outside_the_checkout(tmp_path: Path) -> None:
     dist, env, elsewhere = tmp_path / "dist", tmp_path / "env", tmp_path / "elsewhere"
+    # Built from a copy without build/ and other leftovers of earlier builds, which setuptools
+    # would put into the wheel whatever pyproject.toml says.
+    source = tmp_path / "source"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache",
+        ".ruff_cache", ".hypothesis"))
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
-         "-w", str(dist), str(REPO)],
+         "-w", str(dist), str(source)],
         check=True, capture_output=True, text=True,
     )
     (wheel,) = dist.glob("flowcheck-*.whl")
@@ -42,3 +48,14 @@ def test_wheel_installs_and_checks_from_outside_the_checkout(tmp_path: Path) -> 
         cwd=elsewhere, capture_output=True, text=True, env=environ, check=True,
     )
     assert str(env) in where.stdout
+    # Every module of the package is in the wheel (a subpackage left out of pyproject's list
+    # would install and then fail on the first run that needs it, as --fix once did).
+    modules = sorted(
+        ".".join(path.relative_to(REPO).with_suffix("").parts)
+        for path in (REPO / "checker").rglob("*.py")
+        if "__pycache__" not in path.parts and path.name != "__main__.py")
+    code = "import importlib, sys\nfor m in sys.argv[1:]: importlib.import_module(m)"
+    imported = subprocess.run(
+        [str(python), "-c", code, *(m.removesuffix(".__init__") for m in modules)],
+        cwd=elsewhere, capture_output=True, text=True, env=environ, check=False)
+    assert imported.returncode == 0, imported.stderr

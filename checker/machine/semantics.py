@@ -310,6 +310,14 @@ class Semantics:
                 lost.append(found)
         return lost
 
+    def drained(self, state: State, order: tuple[int, ...]) -> State:
+        """The state after writing out `order`'s slots, first to last (a lost write's drain
+        order), as the lost-write check drains them."""
+        w = _Work(state)
+        for slot in order:
+            self._evict(w, slot)
+        return w.freeze()
+
     def _drain_outcomes(self, state: State, slots: tuple[int, ...], words: range):
         """Every (order, memory content of the line) that writing out the line's dirty
         copies in some order can leave."""

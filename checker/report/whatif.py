@@ -21,35 +21,48 @@ def _statement(sources: dict[str, SourceText], span) -> str:
     return f"{span.line:>4}  {text}"
 
 
+def explanation_groups(explanations: list[Explanation]) -> list[list[Explanation]]:
+    """The explanations by protocol, in the order they came."""
+    by_protocol: dict[int, list[Explanation]] = {}
+    for e in explanations:
+        by_protocol.setdefault(id(e.protocol), []).append(e)
+    return list(by_protocol.values())
+
+
+def explain_cells(group: list[Explanation]) -> tuple[list, dict]:
+    """One protocol's table: its maintained statements (spans, by line) and a cell per
+    (statement, arch name): the letters of the findings dropping the statement's maintenance
+    brings, R (it can go), `.` (no maintenance there), x (unsafe), ? (a limit)."""
+    spans = sorted({s for e in group for s in e.roles}, key=lambda s: (s.line, s.col))
+    cells = {}
+    for e in group:
+        for span in spans:
+            if e.status == "unsafe":
+                cells[(span, e.arch.name)] = "x"
+            elif e.status == "inconclusive":
+                cells[(span, e.arch.name)] = "?"
+            elif span not in e.roles:
+                cells[(span, e.arch.name)] = "."
+            else:
+                role = e.roles[span]
+                text = "".join(c for k, c in CODES.items() if k in role.kinds) or "R"
+                cells[(span, e.arch.name)] = text + ("?" if not role.complete else "")
+    return spans, cells
+
+
 def render_explanations(explanations: list[Explanation],
                         sources: dict[str, SourceText]) -> list[str]:
     """One table per protocol: its maintained statements down, the arches across."""
     out: list[str] = []
-    by_protocol: dict[int, list[Explanation]] = {}
-    for e in explanations:
-        by_protocol.setdefault(id(e.protocol), []).append(e)
-    for group in by_protocol.values():
+    for group in explanation_groups(explanations):
         protocol = group[0].protocol
         if out:
             out.append("")
         out.append(f"== why: {protocol.name} ({protocol.span.path})")
-        spans = sorted({s for e in group for s in e.roles}, key=lambda s: (s.line, s.col))
+        spans, cells = explain_cells(group)
         if not spans:
             out.append("No statement performs cache maintenance on these arches.")
         arches = [e.arch.name for e in group]
-        cells = {}
-        for e in group:
-            for span in spans:
-                if e.status == "unsafe":
-                    cells[(span, e.arch.name)] = "x"
-                elif e.status == "inconclusive":
-                    cells[(span, e.arch.name)] = "?"
-                elif span not in e.roles:
-                    cells[(span, e.arch.name)] = "."
-                else:
-                    role = e.roles[span]
-                    text = "".join(c for k, c in CODES.items() if k in role.kinds) or "R"
-                    cells[(span, e.arch.name)] = text + ("?" if not role.complete else "")
         width = max([2, *(len(c) + 1 for c in cells.values())])
         labels = [_statement(sources, s) for s in spans]
         name_width = min(40, 1 + max([0, *map(len, labels)]))

@@ -1,0 +1,212 @@
+"""The HTML report, looked at as a person would: rendered in headless Chromium (Debian's
+`chromium`, driven by Playwright), for a stale read, a lost write and a redundant flush. Each
+page must load without script errors, draw a lane per thread and the hardware, a band per
+cache line the execution touches and per line of memory, mark the finding's row, and step
+with the keyboard. Screenshots stay in each test's temporary directory.
+
+What the page should show is taken from the JSON report of the same run (its steps, threads
+and cache effects), never written down here. Without a browser the browser tests skip, except
+under CI (CI=true), where .ci/run installs one and a skip would hide a broken page.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from helpers import REPO, run_cli
+
+SPEC = str(REPO / "specs" / "set_bit_to_user.flow")
+
+
+def _chromium() -> str | None:
+    """The browser binary: $FLOWCHECK_CHROMIUM, Debian's, or one on PATH."""
+    for candidate in (os.environ.get("FLOWCHECK_CHROMIUM"), "/usr/lib/chromium/chromium",
+                      shutil.which("chromium"), shutil.which("chromium-browser")):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    return None
+
+
+def _no_browser(why: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must run the browser tests: {why}")
+    pytest.skip(why)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _no_browser("playwright is not installed (pip install '.[test]')")
+    binary = _chromium()
+    if binary is None:
+        _no_browser("no chromium (apt-get install chromium)")
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=binary, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+def _report(tmp_path: Path, *args: str) -> tuple[dict, Path]:
+    """Run `check` with --format json and --html: the JSON document and the page's path."""
+    page = tmp_path / "report.html"
+    code, out, err = run_cli([*args, "--format", "json", "--html", str(page)])
+    assert code == 0, err
+    return json.loads(out), page
+
+
+def _open(browser, path: Path, shot: Path):
+    """Load the page; fail on any script error; save a screenshot."""
+    page = browser.new_page(viewport={"width": 1600, "height": 1200})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(path.as_uri())
+    page.wait_for_load_state("load")
+    assert page.get_attribute("html", "data-ready") == "1", "the script did not run to its end"
+    assert page.get_attribute("html", "data-script-errors") is None
+    assert errors == []
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+    return page
+
+
+def _check_data(document: dict, protocol: str, arch: str) -> tuple[int, dict]:
+    for number, check in enumerate(document["checks"], 1):
+        if check["protocol"] == protocol and check["arch"] == arch:
+            return number, check
+    raise AssertionError(f"no check of {protocol} on {arch}")
+
+
+def _expected_bands(trace: dict) -> set[str]:
+    """The cache lines a trace's steps change (each must be a band; the start's lines are
+    bands too, but the JSON gives those in words only)."""
+    return {effect["line"] for step in trace["steps"] for effect in step["effects"]
+            if effect["effect"] == "cache"}
+
+
+def _assert_trace_drawn(page, number: int, kind: str, trace: dict, threads: set[str]) -> None:
+    root = page.locator(f"#check-{number}-{kind}")
+    assert root.count() == 1
+    svg = root.locator("svg.swimlane")
+    lanes = set(svg.locator("g.lane").evaluate_all(
+        "els => els.map(e => e.getAttribute('data-lane'))"))
+    assert lanes == threads | {"hardware"}
+    bands = svg.locator("g.band").evaluate_all(
+        "els => els.map(e => e.getAttribute('data-band'))")
+    assert _expected_bands(trace) <= set(bands)
+    assert any(b.startswith("memory ") for b in bands)
+    # Every step is a box in its actor's lane, in order.
+    boxes = svg.locator("g.step").evaluate_all(
+        "els => els.map(e => [e.getAttribute('data-row'), e.getAttribute('data-lane')])")
+    wanted = [[str(s["step"]), s["thread"] or "hardware"] for s in trace["steps"]]
+    assert boxes[: len(wanted)] == wanted
+    # The finding's row is marked, and it is the last.
+    rows = int(svg.get_attribute("data-rows"))
+    marked = svg.locator("rect.finding-row").evaluate_all(
+        "els => els.map(e => e.getAttribute('data-row'))")
+    assert marked == [str(rows - 1)]
+    # The write the finding is about is held somewhere, and its path is drawn.
+    assert svg.locator("g.cell.wanted").count() > 0
+    assert svg.locator("path.wanted-path").count() == 1
+
+
+def test_stale_read_and_lost_write_are_drawn(browser, tmp_path: Path) -> None:
+    document, path = _report(tmp_path, SPEC, "--arch", "sh4")
+    page = _open(browser, path, tmp_path / "stale_and_lost.png")
+    number, check = _check_data(document, "set_bit_to_user", "sh4")
+    assert {"stale_read", "lost_write"} <= set(check["traces"])
+    threads = {s["thread"] for t in check["traces"].values() for s in t["steps"] if s["thread"]}
+    stale = check["traces"]["stale_read"]
+    _assert_trace_drawn(page, number, "stale_read", stale, threads)
+    svg = page.locator(f"#check-{number}-stale_read svg.swimlane")
+    assert int(svg.get_attribute("data-rows")) == len(stale["steps"]) + 1  # the start row
+    # The line the stale read hit is marked in the finding's row.
+    hit = svg.locator("g.cell.stale")
+    assert hit.count() == 1
+    assert hit.get_attribute("data-row") == str(len(stale["steps"]))
+    lost = check["traces"]["lost_write"]
+    _assert_trace_drawn(page, number, "lost_write", lost, threads)
+    svg = page.locator(f"#check-{number}-lost_write svg.swimlane")
+    # A lost write ends in a row of its own: the caches written out.
+    assert int(svg.get_attribute("data-rows")) == len(lost["steps"]) + 2
+    assert svg.locator("g.step.drain").count() == 1
+
+
+def test_keyboard_and_clicks_step_through_a_trace(browser, tmp_path: Path) -> None:
+    document, path = _report(tmp_path, SPEC, "--arch", "arm_v6")
+    page = _open(browser, path, tmp_path / "stepping.png")
+    number, check = _check_data(document, "set_bit_to_user", "arm_v6")
+    trace = page.locator(f"#check-{number}-stale_read")
+    trace.locator("g.step[data-row='3']").click()
+    assert trace.get_attribute("data-current") == "3"
+    page.keyboard.press("j")
+    page.keyboard.press("ArrowDown")
+    assert trace.get_attribute("data-current") == "5"
+    assert trace.locator("ol.steps li.current").get_attribute("data-row") == "5"
+    assert trace.locator("rect.row.current").get_attribute("data-row") == "5"
+    page.keyboard.press("k")
+    assert trace.get_attribute("data-current") == "4"
+    page.screenshot(path=str(tmp_path / "stepped.png"))
+
+
+def test_redundant_flush_is_a_table_and_the_grid_links_to_checks(browser,
+                                                                 tmp_path: Path) -> None:
+    document, path = _report(tmp_path, SPEC, "--arch", "parisc,arm_v6")
+    page = _open(browser, path, tmp_path / "redundant.png")
+    number, check = _check_data(document, "set_bit_to_user_quiescent_flushed", "parisc")
+    assert check["redundant"], "the spec expects a redundant flush on parisc"
+    rows = page.locator(f"#check-{number} table.redundant tbody tr")
+    assert rows.count() == len(check["redundant"])
+    cited = rows.locator("td:first-child").all_inner_texts()
+    assert [r["at"].rsplit(":", 2)[0].rsplit("/", 1)[-1] + ":" + r["at"].split(":")[-2]
+            for r in check["redundant"]] == cited
+    # Every cell of the grid links to a check on the page, one per check.
+    links = page.locator("table.grid td a").evaluate_all(
+        "els => els.map(e => e.getAttribute('href'))")
+    assert len(links) == len(document["checks"])
+    for href in links:
+        assert page.locator(href).count() == 1
+
+
+def test_explain_tables_render(browser, tmp_path: Path) -> None:
+    page_path = tmp_path / "explain.html"
+    code, out, err = run_cli([SPEC, "--arch", "parisc,arm_v6", "--explain",
+                              "--html", str(page_path)])
+    assert code == 0, err
+    page = _open(browser, page_path, tmp_path / "explain.png")
+    table = page.locator("section.explain[data-protocol='set_bit_to_user_quiescent_flushed']"
+                         " table.explain")
+    # The same cells as the text table: the line of flush_dcache_page, on parisc and arm_v6.
+    text_row = next(line for line in out.splitlines() if "flush_dcache_page(log)" in line)
+    line = text_row.split()[0]
+    cells = table.locator(f"tr:has(td:text-is('{line}')) td.cell").all_inner_texts()
+    assert cells == text_row.split()[-2:]
+
+
+def test_unusable_input_gives_a_page_of_errors_and_status_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.flow"
+    bad.write_text("protocol p {\n  thread t { flush_dcache_page(nowhere) }\n}\n",
+                   encoding="utf-8")
+    page = tmp_path / "errors.html"
+    code, out, err = run_cli([str(bad), "--format", "html"])
+    assert code == 2
+    assert out.startswith("<!DOCTYPE html>")
+    assert f"{bad}:2:" in out and "error:" in out
+    code, _, err = run_cli([str(bad), "--html", str(page)])
+    assert code == 2 and f"{bad}:2:" in page.read_text(encoding="utf-8")
+
+
+def test_the_page_needs_no_network(tmp_path: Path) -> None:
+    """Self-contained: no external script, style sheet, image or font."""
+    _, path = _report(tmp_path, SPEC, "--arch", "arm_v6")
+    text = path.read_text(encoding="utf-8")
+    for needle in ("http://", "https://", "src=", "@import", "url("):
+        hits = [line for line in text.splitlines()
+                if needle in line and "http://www.w3.org/2000/svg" not in line]
+        assert hits == [], needle
