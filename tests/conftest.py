@@ -6,6 +6,8 @@ output; review the diff before committing it.
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -46,3 +48,39 @@ def in_repo(monkeypatch: pytest.MonkeyPatch) -> Path:
     """Run the test from the repository root, so paths relative to it are stable in output."""
     monkeypatch.chdir(REPO)
     return REPO
+
+
+# -- a headless browser, for the HTML report's tests (test_html.py, test_tutorial.py) --------
+
+
+def _chromium() -> str | None:
+    """The browser binary: $FLOWCHECK_CHROMIUM, Debian's, or one on PATH."""
+    for candidate in (os.environ.get("FLOWCHECK_CHROMIUM"), "/usr/lib/chromium/chromium",
+                      shutil.which("chromium"), shutil.which("chromium-browser")):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    return None
+
+
+def _no_browser(why: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must run the browser tests: {why}")
+    pytest.skip(why)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium driven by Playwright, once per test module."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _no_browser("playwright is not installed (pip install '.[test]')")
+    binary = _chromium()
+    if binary is None:
+        _no_browser("no chromium (apt-get install chromium)")
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=binary, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+

@@ -19,14 +19,15 @@ from checker.fix.synthesis import DEFECTS, synthesise
 from checker.front.load import load_files
 
 # Toy arches: `alias` has aliasing VIPT colours and a kernel-alias flush; `user_only` can
-# flush only user aliases (flush_anon_page), `none` has no flush at all; `pipt` is coherent.
+# flush only user aliases (flush_cache_page: in the kernel, the flush of one user address),
+# `none` has no flush at all; `pipt` is coherent.
 TOY_ARCHES = """
 arch alias {
     cache L1 vipt colours 2 write_back
     fn kmap(p: page) -> mapping { return map p colour linear }
     fn kunmap(m: mapping) { unmap m }
     fn flush_dcache_page(p: page) { flush kernel(p) }
-    fn flush_anon_page(p: page) { flush user(p) }
+    fn flush_cache_page(p: page) { flush user(p) }
     fn put_page(p: page) { }
 }
 arch user_only extends alias {
@@ -34,7 +35,7 @@ arch user_only extends alias {
 }
 arch none extends alias {
     fn flush_dcache_page(p: page) { }
-    fn flush_anon_page(p: page) { }
+    fn flush_cache_page(p: page) { }
 }
 arch pipt extends alias {
     cache L1 pipt write_back
@@ -214,7 +215,8 @@ def test_vhost_quiescent_fix_and_the_parisc_double_hit() -> None:
     outcome = synthesise(protocol, arches, CheckOptions(), lean_seconds=600)
     assert outcome.status == "fixed" and len(outcome.best.calls) == 1
     (call,) = outcome.best.calls
-    assert call.arg == "log" and call.function in ("flush_dcache_page", "flush_kernel_dcache_page")
+    # Not flush_kernel_dcache_page: gone since v5.15, offered only when asked for.
+    assert call.arg == "log" and call.function == "flush_dcache_page"
     assert set(outcome.best.redundant) == {"parisc"}
     kunmap = next(s for s in protocol.threads[0].body if getattr(s, "function", "") ==
                   "kunmap_atomic")
@@ -329,3 +331,18 @@ def test_the_readme_fix_sample_is_true(monkeypatch) -> None:
     readme = (REPO / "README.md").read_text()
     block = readme.split("      --fix-api flush_dcache_page\n", 1)[1].split("```", 1)[0]
     assert block == out
+
+
+def test_calls_a_fix_would_not_make_are_offered_only_when_named() -> None:
+    """flush_kernel_dcache_page went in v5.15 and flush_anon_page is get_user_pages()' own:
+    a fix calls neither unless the user asks (--fix-api)."""
+    library = load_files([str(REPO / "specs" / "set_bit_to_user.flow")]).library
+    protocol = library.protocols[0]
+    arches = [library.arches[n] for n in ("arm_v6", "parisc")]
+    offered = {c.function for c in candidates(protocol, arches)}
+    assert "flush_dcache_page" in offered
+    assert not offered & {"flush_kernel_dcache_page", "flush_anon_page"}
+    named = {c.function for c in candidates(protocol, arches, ["flush_kernel_dcache_page"])}
+    assert named == {"flush_kernel_dcache_page"}
+    # The vmap range calls take vmap areas only: set_bit_to_user's kmap_atomic is none.
+    assert not any(c.mapping for c in candidates(protocol, arches))

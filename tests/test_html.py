@@ -12,44 +12,11 @@ under CI (CI=true), where .ci/run installs one and a skip would hide a broken pa
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
-import pytest
 from helpers import REPO, run_cli
 
 SPEC = str(REPO / "specs" / "set_bit_to_user.flow")
-
-
-def _chromium() -> str | None:
-    """The browser binary: $FLOWCHECK_CHROMIUM, Debian's, or one on PATH."""
-    for candidate in (os.environ.get("FLOWCHECK_CHROMIUM"), "/usr/lib/chromium/chromium",
-                      shutil.which("chromium"), shutil.which("chromium-browser")):
-        if candidate and Path(candidate).is_file():
-            return candidate
-    return None
-
-
-def _no_browser(why: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"CI must run the browser tests: {why}")
-    pytest.skip(why)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _no_browser("playwright is not installed (pip install '.[test]')")
-    binary = _chromium()
-    if binary is None:
-        _no_browser("no chromium (apt-get install chromium)")
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=binary, args=["--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 def _report(tmp_path: Path, *args: str) -> tuple[dict, Path]:

@@ -29,6 +29,16 @@ CACHE_API = (
     ("flush_kernel_vmap_range", "mapping"),
     ("invalidate_kernel_vmap_range", "mapping"),
 )
+# Offered only when --fix-api names them, because a fix for today's kernel would not call
+# them: flush_kernel_dcache_page went in v5.15 (f358afc52c30 "mm: remove
+# flush_kernel_dcache_page"; its callers moved to flush_dcache_page), and flush_anon_page is
+# get_user_pages()'s own (Documentation/core-api/cachetlb.rst: the kernel calls it when it is
+# about to access an anonymous page, "currently only get_user_pages()").
+ASKED_ONLY_API = frozenset({"flush_kernel_dcache_page", "flush_anon_page"})
+# The vmap range calls take a vmap area (Documentation/core-api/cachetlb.rst,
+# flush_kernel_vmap_range: "the specified virtual address range in the vmap area"): they are
+# offered on mappings a call of these made, never on a kmap or the linear map.
+VMAP_MAKERS = frozenset({"vmap"})
 DMA_API = tuple(
     (f"dma_sync_single_for_{side}_{direction}", "page")
     for side in ("device", "cpu") for direction in ("to_device", "from_device", "bidirectional")
@@ -65,18 +75,19 @@ def kernel_threads(protocol: model.Protocol) -> list[int]:
 def candidates(protocol: model.Protocol, arches: Sequence[model.Arch],
                functions: Sequence[str] | None = None) -> list[Candidate]:
     """Every candidate, numbered in order of thread, boundary, then CACHE_API's order
-    (`functions`: only these of the API)."""
+    (`functions`: only these of the API; None: all of it but ASKED_ONLY_API)."""
     has_device = any(t.is_device for t in protocol.threads)
     api = [*CACHE_API, *(DMA_API if has_device else ())]
     api = [(name, kind) for name, kind in api
            if all(name in arch.functions for arch in arches)
-           and (functions is None or name in functions)]
+           and (name in functions if functions is not None else name not in ASKED_ONLY_API)]
     inert = inert_statements(protocol, arches)
     found: list[Candidate] = []
     for t in kernel_threads(protocol):
         body = protocol.threads[t].body
         live: list[str] = []
         behind: dict[str, str | None] = {}  # mapping -> the page the call that made it took
+        made_by: dict[str, str] = {}  # mapping -> the function that made it
         for position in range(len(body) + 1):
             if position > 0:
                 previous = body[position - 1]
@@ -84,6 +95,7 @@ def candidates(protocol: model.Protocol, arches: Sequence[model.Arch],
                 if isinstance(previous, model.Call) and previous.result is not None:
                     pages = [a.name for a in previous.args if isinstance(a, model.PageArg)]
                     behind[previous.result] = pages[0] if len(pages) == 1 else None
+                    made_by[previous.result] = previous.function
                 if (t, position - 1) in inert:
                     # Just past a call that is a no-op on every arch: the same boundary as
                     # the one before it, up to no-op steps. Only the first is a candidate.
@@ -95,6 +107,8 @@ def candidates(protocol: model.Protocol, arches: Sequence[model.Arch],
                                                False, page.name))
                 else:
                     for handle in live:
+                        if made_by.get(handle) not in VMAP_MAKERS:
+                            continue
                         found.append(Candidate(len(found), t, position, name, handle, True,
                                                behind.get(handle)))
     return found

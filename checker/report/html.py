@@ -178,7 +178,7 @@ def _trace(renderer: TraceRenderer, trace: Trace, key: str) -> list[str]:
            '<span class="clean">clean</span><span class="dirty">dirty</span>'
            '<span class="memory">memory</span><span class="wanted">holds the write the '
            'finding is about</span>'
-           + ('<span class="stale">the line the stale read hit</span>'
+           + ('<span class="stale">where the stale read read from</span>'
               if lane.stale_band is not None else "")
            + "<span>j/k or &uarr;/&darr;: step</span></div>",
            '<div class="trace-body"><div class="lane-scroll">', lane.svg(), "</div>",
