@@ -475,7 +475,8 @@ def exit_status(results: list[CheckResult], out) -> int:
     inconclusive = [r for r in results if r.status == "inconclusive"]
     if out is not None:
         print(
-            f"{len(results)} checks: {len(results) - len(mismatched) - len(inconclusive)} as "
+            f"{len(results)} check{'' if len(results) == 1 else 's'}: "
+            f"{len(results) - len(mismatched) - len(inconclusive)} as "
             f"expected, {len(mismatched)} unexpected, {len(inconclusive)} inconclusive",
             file=out,
         )

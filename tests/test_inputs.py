@@ -163,7 +163,7 @@ def test_stdin_and_process_substitution_work_from_the_shell(tmp_path: Path, how:
     proc = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert "1 checks: 1 as expected" in proc.stdout
+    assert "1 check: 1 as expected" in proc.stdout
 
 
 def test_dev_zero_from_the_command_line_is_exit_2() -> None:

@@ -191,7 +191,7 @@ def _sections(text: str) -> dict[str, str]:
         if head.startswith("== "):
             current = head
             out[current] = []
-        if current is not None and not re.match(r"\d+ checks:", block.splitlines()[-1]
+        if current is not None and not re.match(r"\d+ checks?:", block.splitlines()[-1]
                                                 if block.strip() else ""):
             out[current].append(block)
     return {k: "\n\n".join(v) for k, v in out.items()}

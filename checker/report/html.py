@@ -52,7 +52,8 @@ def render_html(results: list[CheckResult], sources: dict[str, SourceText],
     inconclusive = sum(1 for r in results if r.status == "inconclusive")
     body = [
         "<header><h1>flowcheck report</h1>",
-        f'<p class="summary">{len(results)} checks: {len(results) - mismatched - inconclusive}'
+        f'<p class="summary">{len(results)} check{"" if len(results) == 1 else "s"}: '
+        f"{len(results) - mismatched - inconclusive}"
         f" as expected, {mismatched} unexpected, {inconclusive} inconclusive</p></header>",
     ]
     if warnings:
