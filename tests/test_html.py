@@ -124,8 +124,11 @@ def test_keyboard_and_clicks_step_through_a_trace(browser, tmp_path: Path) -> No
 
 def test_redundant_flush_is_a_table_and_the_grid_links_to_checks(browser,
                                                                  tmp_path: Path) -> None:
-    document, path = _report(tmp_path, SPEC, "--arch", "parisc,arm_v6")
+    first = str(REPO / "examples" / "first_protocol.flow")
+    document, path = _report(tmp_path, SPEC, first, "--arch", "parisc,arm_v6")
     page = _open(browser, path, tmp_path / "redundant.png")
+    # Two files: each heads its protocols in the grid, as in the text grid.
+    assert page.locator("table.grid tr.file").all_inner_texts() == [SPEC, first]
     number, check = _check_data(document, "set_bit_to_user_quiescent_flushed", "parisc")
     assert check["redundant"], "the spec expects a redundant flush on parisc"
     rows = page.locator(f"#check-{number} table.redundant tbody tr")

@@ -96,7 +96,13 @@ def _grid(results: list[CheckResult]) -> list[str]:
            '<table class="grid"><thead><tr><th></th>']
     out += [f'<th class="arch"><span>{escape(a)}</span></th>' for a in arches]
     out.append("</tr></thead><tbody>")
+    several_files = len({path for path, _, _ in rows}) > 1
+    shown_path = None
     for (path, _, name), row in rows.items():
+        if several_files and path != shown_path:  # as the text grid: a line per file
+            out.append(f'<tr class="file"><th colspan="{len(arches) + 1}">{escape(path)}'
+                       "</th></tr>")
+            shown_path = path
         out.append(f'<tr><th class="protocol" title="{escape(path, quote=True)}">'
                    f"{escape(name)}</th>")
         for arch in arches:

@@ -17,7 +17,9 @@ table.grid td, table.grid th { border: 1px solid #ddd; padding: 1px 4px;
 table.grid th.arch { vertical-align: bottom; }
 table.grid th.arch span { writing-mode: vertical-rl; transform: rotate(180deg);
   white-space: nowrap; }
-table.grid th.protocol { text-align: left; font-weight: normal; }
+table.grid th.protocol { text-align: left; font-weight: normal; padding-left: 1em; }
+table.grid tr.file th { text-align: left; font-weight: normal; color: #666;
+  background: #f4f4f4; font-size: 12px; }
 table.grid td { text-align: center; min-width: 1.6em; }
 table.grid td a { text-decoration: none; color: inherit; display: block; }
 table.grid td.ok { background: #eef7ee; }
