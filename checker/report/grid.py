@@ -57,7 +57,7 @@ def render_grid(results: list[CheckResult]) -> list[str]:
         block = arches[start : start + per_block]
         if out:
             out.append("")
-        out.extend(_header(block, width, name_width))
+        out.extend(arch_header(block, width, name_width))
         path = None
         for (file, _, name), row in rows.items():
             if several_files and file != path:
@@ -71,7 +71,7 @@ def render_grid(results: list[CheckResult]) -> list[str]:
     return out
 
 
-def _header(arches: list[str], width: int, indent: int) -> list[str]:
+def arch_header(arches: list[str], width: int, indent: int) -> list[str]:
     """The arch names written downwards, one letter a line, bottom-aligned."""
     names = _short_names(arches)
     height = max(len(name) for name in names)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from checker.check import DEFECTS, CheckResult
 from checker.front.source import SourceText
-from checker.report.grid import CODES, WIDTH, _header
+from checker.report.grid import CODES, WIDTH, arch_header
 from checker.whatif import Comparison, Explanation, maintenance_cost
 
 EXPLAIN_LEGEND = [
@@ -69,7 +69,7 @@ def render_explanations(explanations: list[Explanation],
         per_block = max(1, (WIDTH - name_width) // width)
         for start in range(0, len(arches), per_block):
             block = arches[start : start + per_block]
-            out.extend(_header(block, width, name_width))
+            out.extend(arch_header(block, width, name_width))
             for span, label in zip(spans, labels, strict=True):
                 row = "".join(cells[(span, a)].ljust(width) for a in block)
                 shown = label if len(label) < name_width else label[: name_width - 2] + "~"
