@@ -12,9 +12,11 @@ the Debian package `vim` or `vim-nox`, see docs/editors.md).
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -410,3 +412,44 @@ def test_vim_names_the_declared_words(tmp_path: Path) -> None:
     groups = _vim_groups(tmp_path, {"sample": text}, positions)
     got = {key: group for key, (group, _) in zip(expected, groups, strict=True)}
     assert got == expected
+
+
+# -- the VS Code client -----------------------------------------------------------------------
+
+node = shutil.which("node")
+
+
+@pytest.mark.skipif(node is None, reason="no node")
+def test_the_vscode_client_talks_to_the_server(tmp_path: Path) -> None:
+    """extension.js under plain node, with a stand-in for the vscode module
+    (tests/vscode/vscode.js), against `python -m checker lsp`."""
+    from test_lsp import PROTOCOL, at
+
+    shim = tmp_path / "node_path" / "vscode"
+    shim.mkdir(parents=True)
+    (shim / "index.js").write_text(
+        f"module.exports = require({json.dumps(str(REPO / 'tests/vscode/vscode.js'))});\n",
+        encoding="utf-8")
+    broken = PROTOCOL.replace("put_page(log)", "put_pag(log)")
+    where = at(PROTOCOL, "kunmap_atomic(k)", 2)
+    uri = (tmp_path / "doc.flow").as_uri()
+    arguments = [str(VSCODE / "extension.js"), sys.executable, uri, broken, PROTOCOL,
+                 where.line, where.character]
+    env = {"PATH": os.environ.get("PATH", ""), "NODE_PATH": str(tmp_path / "node_path"),
+           "XDG_CACHE_HOME": str(tmp_path / "cache"), "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([node, str(REPO / "tests/vscode/drive.js"), json.dumps(arguments)],
+                          capture_output=True, text=True, timeout=60, cwd=REPO, env=env,
+                          check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(proc.stdout)
+    (first,) = result["first"]
+    assert first["message"].startswith("unknown function 'put_pag'")
+    assert first["severity"] == 0  # vscode's DiagnosticSeverity.Error
+    start = at(broken, "put_pag")
+    assert first["range"]["start"] == {"line": start.line, "character": start.character}
+    assert "#### parisc" in result["hover"]["contents"]["value"]
+    files = sorted(Path(d["uri"]["text"]).name for d in result["definition"])
+    assert files == ["generic.flow", "parisc.flow"]
+    assert {"kunmap_atomic", "log", "k"} <= set(result["completion"])
+    assert "flush" not in result["completion"]  # arch-only: not offered in a protocol
+    assert result["errors"] == []

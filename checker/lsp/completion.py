@@ -26,6 +26,10 @@ from checker.lsp.document import Document
 _TOP = ("arch", "protocol")
 _ARCH_ITEMS = ("doc", "kernel", "cache", "speculative_fill", "dma_coherent", "fn", "on")
 _PROTOCOL_ITEMS = ("doc", "page", "mapping", "start", "thread", "device", "expect")
+# Statements a protocol cannot use: it reaches the cache only through the arch's API
+# (docs/language.md, section 7).
+_ARCH_ONLY = frozenset(("flush", "writeback", "invalidate", "purge_tlb", "map", "unmap", "set",
+                        "clear", "if", "else", "return"))
 _OPERAND_AFTER = frozenset(("read", "write", "copy", "<-", "dma_read", "dma_write", "unmap",
                             "map", "at", "(", ",", "flush", "writeback", "invalidate",
                             "purge_tlb", "munmap"))
@@ -47,8 +51,10 @@ def completion(document: Document, offset: int) -> types.CompletionList:
                  for e in outline.events(block)]
     elif body is not None:
         if not before:
+            words = names.STATEMENT_WORDS - (_ARCH_ONLY if block and block.kind == "protocol"
+                                             else frozenset())
             items = [*_in_scope(document, offset), *_functions(document),
-                     *(_keyword(w, "statement") for w in sorted(names.STATEMENT_WORDS))]
+                     *(_keyword(w, "statement") for w in sorted(words))]
         elif previous in ("=", "return"):
             items = [*_functions(document), _keyword("mmap", "statement"),
                      _keyword("map", "arch statement")]
