@@ -378,3 +378,37 @@ def test_completion_offers_api_names_and_the_names_in_scope(lsp: Session) -> Non
     # In an operand's place, only pages and mappings, and only those bound above the cursor.
     labels = lsp.completion(uri, at(text, "kmap_atomic(log)", 12))
     assert set(labels) == {"log", "qemu"}
+
+
+def test_positions_are_utf16_and_lines_end_at_crlf_too(lsp: Session) -> None:
+    """The client's positions count UTF-16 code units (an emoji is two) and LSP's lines end
+    at \\r\\n too; flowcheck counts characters and lines at \\n: the server converts."""
+    text = PROTOCOL.replace("write k[0]", "write k[0] /* \U0001f600 */ +").replace("\n", "\r\n")
+    uri = lsp.open("utf16.flow", text)
+    (found,) = lsp.diagnostics_of(uri)
+    assert found.message == "unexpected character '+'"
+    row = next(i for i, line in enumerate(text.split("\r\n")) if "+" in line)
+    column = text.split("\r\n")[row].index("+") + 1  # the emoji takes two code units
+    assert found.range == types.Range(types.Position(row, column), types.Position(row, column + 1))
+    hover = lsp.hover(uri, types.Position(row + 1, text.split("\r\n")[row + 1].index("kunmap")))
+    assert hover is not None and "kunmap_atomic" in hover.contents.value
+
+
+def test_a_built_in_arch_file_opened_stands_for_the_built_in_one(lsp: Session) -> None:
+    """Go to definition opens specs/arch/*.flow: it is checked as the built-in file it is
+    (not as a second definition of its arches), and its edits show."""
+    path = REPO / "specs" / "arch" / "parisc.flow"
+    text = path.read_text(encoding="utf-8")
+    uri = from_fs_path(str(path))
+    lsp.versions[uri] = 1
+    lsp.client.text_document_did_open(types.DidOpenTextDocumentParams(
+        types.TextDocumentItem(uri=uri, language_id="flow", version=1, text=text)))
+    assert lsp.diagnostics_of(uri) == []
+    broken = text.replace("fn kmap(p: page) -> mapping { return map p colour linear }",
+                          "fn kmap(p: page) -> mapping { return map q colour linear }")
+    lsp.change(uri, broken)
+    (found,) = lsp.diagnostics_of(uri)
+    assert found.message == "unknown page parameter 'q'"
+    assert found.range.start == at(broken, "q colour")
+    lsp.client.text_document_did_close(types.DidCloseTextDocumentParams(
+        types.TextDocumentIdentifier(uri)))
