@@ -496,6 +496,10 @@ def _terminate(signum: int, frame: object) -> None:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["lsp"]:  # `flowcheck lsp`: the language server (checker/lsp)
+        from checker.lsp.server import main as serve
+
+        sys.exit(serve(sys.argv[2:]))
     sys.exit(main_status(sys.argv[1:]))
 
 

@@ -31,3 +31,18 @@ def builtin_arch_files() -> list[tuple[str, str]]:
         (e for e in package.iterdir() if e.name.endswith(".flow")), key=lambda e: e.name
     )
     return [(f"<builtin>/{e.name}", e.read_text(encoding="utf-8")) for e in entries]
+
+
+def builtin_arch_paths() -> dict[str, Path]:
+    """The file each built-in arch file is read from, by display path (`<builtin>/NAME.flow`),
+    for tools that open it (the language server's go-to-definition). Files inside a zip
+    import are left out: there is no file to point at."""
+    in_checkout = _CHECKOUT / "specs" / "arch"
+    if in_checkout.is_dir():
+        return {f"<builtin>/{f.name}": f for f in sorted(in_checkout.glob("*.flow"))}
+    from importlib import resources
+
+    # A namespace package's files() is no Path, but its entries are (a zip's are not).
+    entries = resources.files("checker.archlib").iterdir()
+    files = sorted(e for e in entries if isinstance(e, Path) and e.name.endswith(".flow"))
+    return {f"<builtin>/{f.name}": f for f in files}

@@ -1,0 +1,100 @@
+"""Go to definition.
+
+- An API call (or a `fn` name): where the function is defined for each selected arch, in
+  the arch file that defines the body the arch runs (generic.flow for an inherited one);
+  built-in arch files are given by their real file:// URI, in the checkout's specs/arch or
+  the installed package's data. The kernel's spellings go where they lead (`dma_map_page(p,
+  DMA_TO_DEVICE)` to dma_map_page_to_device, `mmap` to the `on user_map` hooks).
+- An arch name (`expect ... on A`, `extends A`): the arch block, in this document or an arch
+  file.
+- A page, mapping, mapping variable, parameter, thread, event or lock: its declaration in
+  the document (the binding before the use, for a variable; the `signal`s, for an event).
+"""
+
+from __future__ import annotations
+
+import re
+
+from lsprotocol import types
+
+from checker.front import model
+from checker.front.source import Span
+from checker.lsp import outline as names
+from checker.lsp.calls import Target, call_target
+from checker.lsp.document import Document
+from checker.lsp.locations import Locator
+
+
+def definition(document: Document, offset: int) -> list[types.Location] | None:
+    occurrence = document.outline.occurrence_at(offset)
+    if occurrence is None:
+        return None
+    locator = Locator(document.known, document.encoding)
+    role = occurrence.role
+    if role in (names.CALL, names.FUNCTION, names.HOOK):
+        target = (Target(occurrence.text, hook=occurrence.text) if role == names.HOOK
+                  else call_target(document.outline, occurrence))
+        found = _functions(document, locator, target)
+        if found or role != names.CALL:
+            return found or None
+    if role in (names.ARCH, names.ARCH_REF):
+        return _arch(document, locator, occurrence.text) or None
+    declared = document.outline.declaration_of(occurrence)
+    return [_here(document, o.token) for o in declared] or None
+
+
+def _functions(document: Document, locator: Locator, target: Target) -> list[types.Location]:
+    library = document.library
+    keys = document.arches
+    if not any(_code_of(library.arches[k], target) for k in keys):
+        keys = list(library.arches)  # none selected has it: wherever one is defined
+    found: dict[tuple[str, int, int], types.Location] = {}
+    for key in keys:
+        function = _code_of(library.arches[key], target)
+        if function is None:
+            continue
+        location = _named(document, locator, function.span, function.name)
+        if location is not None:
+            found.setdefault((location.uri, location.range.start.line,
+                              location.range.start.character), location)
+    return list(found.values())
+
+
+def _code_of(arch: model.Arch, target: Target) -> model.Function | None:
+    if target.hook is not None:
+        return arch.hooks.get(target.hook)
+    return arch.functions.get(target.function or "")
+
+
+def _arch(document: Document, locator: Locator, name: str) -> list[types.Location]:
+    declared = [o for o in document.outline.occurrences
+                if o.role == names.ARCH and o.text == name]
+    if declared:
+        return [_here(document, o.token) for o in declared]
+    found = []
+    for arch in document.library.arches.values():
+        if arch.name == name:
+            location = _named(document, locator, arch.span, name)
+            if location is not None:
+                found.append(location)
+    return found
+
+
+def _here(document: Document, token: names.Token) -> types.Location:
+    return types.Location(document.analysis.uri, document.text.range(token.start, token.end))
+
+
+def _named(document: Document, locator: Locator, span: Span, name: str) -> types.Location | None:
+    """The location of `name` in the declaration at `span` (`fn NAME`, `arch NAME`), the
+    document's own declarations in the text as it is now."""
+    if span.path == document.analysis.path and document.known is not document.analysis:
+        return None  # a declaration of an older text of this document: its place moved
+    location = locator.location(span)
+    text = locator.text(span.path)
+    if location is None or text is None:
+        return location
+    start = text.offset_of_span(span.line, span.col)
+    match = re.compile(rf"\b{re.escape(name)}\b").search(text.text, start, start + 200)
+    if match is None:
+        return location
+    return types.Location(location.uri, text.range(match.start(), match.end()))

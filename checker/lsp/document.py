@@ -1,0 +1,73 @@
+"""What the editor features know about one document: its text and names as typed, the arch
+library to answer from, and which arches it is about.
+
+The library is the one this text loads into when it loads; while it does not (a line being
+typed), the one the document last loaded into, or the built-in arches alone: hover and
+completion keep working on a broken buffer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+from checker.front import model
+from checker.lsp.analysis import Analysis
+from checker.lsp.outline import Outline
+from checker.lsp.positions import Text
+
+ALL = "all"
+
+
+@dataclass(frozen=True)
+class Document:
+    analysis: Analysis  # of the text as it is now
+    known: Analysis  # the one whose library answers (analysis itself when it loaded)
+    encoding: str
+    arches_setting: tuple[str, ...] | None = None  # the `arches` setting, if given
+
+    @cached_property
+    def outline(self) -> Outline:
+        return self.analysis.outline
+
+    @cached_property
+    def text(self) -> Text:
+        return Text(self.analysis.text, self.encoding)
+
+    @property
+    def library(self) -> model.Library:
+        library = self.known.library
+        assert library is not None  # Document is made with a loaded `known`
+        return library
+
+    @cached_property
+    def selection(self) -> tuple[list[str], str]:
+        return selected_arches(self.library, self.outline, self.arches_setting)
+
+    @property
+    def arches(self) -> list[str]:
+        """The keys of the arches hover and go-to-definition speak of."""
+        return self.selection[0]
+
+
+def selected_arches(library: model.Library, outline: Outline,
+                    setting: Sequence[str] | None) -> tuple[list[str], str]:
+    """The arch keys selected, and in a few words why: the `arches` setting when given
+    (`all`: every arch), else the arches the document's `expect` lines name and those it
+    defines, else every built-in arch."""
+    by_name: dict[str, list[str]] = {}
+    for key, arch in library.arches.items():
+        by_name.setdefault(arch.name, []).append(key)
+    builtin = sorted(key for key, arch in library.arches.items() if arch.builtin)
+    if setting:
+        if ALL in setting:
+            return [*builtin, *sorted(library.user_arches)], "every arch (the `arches` setting)"
+        keys = [key for name in dict.fromkeys(setting) for key in by_name.get(name, ())]
+        if keys:
+            return keys, "the `arches` setting"
+    named = [*outline.expect_arches(), *outline.arch_names()]
+    keys = [key for name in dict.fromkeys(named) for key in by_name.get(name, ())]
+    if keys:
+        return keys, "the arches this document's expect lines name and those it defines"
+    return builtin, "every built-in arch (no expect line names one)"

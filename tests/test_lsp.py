@@ -1,0 +1,414 @@
+"""The language server (`flowcheck lsp`, checker/lsp/) driven by pygls's own LanguageClient.
+
+The server runs as a subprocess over stdio, started the way an editor starts it (`python -m
+checker lsp`), rather than in this process: that way the tests also hold the `lsp` hook of
+cli.py, the LSP framing on real pipes, and that nothing the checker prints can reach stdout
+(where it would corrupt the protocol). One server serves the whole module (its start-up is
+the slow part, about half a second); each test opens its own documents. The client's asyncio
+loop runs in a thread of its own, so the tests stay plain functions (no pytest plugin).
+
+The documents' URIs name files that do not exist, or that hold other text: the server must
+check the editor's buffer, never the disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+import threading
+from collections.abc import Coroutine, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from helpers import REPO
+from lsprotocol import types
+from pygls.lsp.client import LanguageClient
+from pygls.uris import from_fs_path, to_fs_path
+
+T = TypeVar("T")
+TIMEOUT = 20.0
+
+PROTOCOL = """\
+// A protocol to edit (tests/test_lsp.py).
+protocol vhost_log {
+    page log anon
+    mapping qemu = user(log)
+
+    thread vhost {
+        get_user_pages_fast(log)
+        k = kmap_atomic(log)
+        write k[0]
+        kunmap_atomic(k)
+        flush_dcache_page(log)
+        put_page(log)
+        signal synced
+    }
+
+    thread qemu {
+        read qemu[0]
+        wait synced
+        read qemu[0]
+    }
+    expect stale_read on arm_v6
+    expect redundant_flush on parisc
+}
+"""
+
+
+class Session:
+    """A running server and a client talking to it; `run` awaits a coroutine on the
+    client's loop from the test's thread."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.client = LanguageClient("flowcheck-tests", "1")
+        self.diagnostics: dict[str, list[tuple[int | None, list[types.Diagnostic]]]] = {}
+        self.changed = asyncio.Condition()
+        self.tmp = tmp
+        self.versions: dict[str, int] = {}
+
+        @self.client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+        async def published(params: types.PublishDiagnosticsParams) -> None:
+            async with self.changed:
+                self.diagnostics.setdefault(params.uri, []).append(
+                    (params.version, list(params.diagnostics)))
+                self.changed.notify_all()
+
+        self.run(self._start())
+
+    async def _start(self) -> None:
+        env = {"XDG_CACHE_HOME": str(self.tmp / "cache"), "PATH": "/usr/bin:/bin",
+               "PYTHONPATH": str(REPO)}
+        await self.client.start_io(sys.executable, "-m", "checker", "lsp", cwd=str(REPO),
+                                   env=env)
+        await self.client.initialize_async(types.InitializeParams(
+            capabilities=types.ClientCapabilities(),
+            root_uri=from_fs_path(str(self.tmp)),
+        ))
+        self.client.initialized(types.InitializedParams())
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        return future.result(TIMEOUT)
+
+    def call(self, function, params) -> Any:
+        """A request, answered."""
+        return self.run(function(params))
+
+    def close(self) -> None:
+        async def stop() -> None:
+            await self.client.shutdown_async(None)
+            self.client.exit(None)
+            await self.client.stop()
+
+        try:
+            self.run(stop())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(TIMEOUT)
+
+    # -- documents ----------------------------------------------------------------------------
+
+    def open(self, name: str, text: str) -> str:
+        uri = from_fs_path(str(self.tmp / name))
+        self.versions[uri] = 1
+        self.client.text_document_did_open(types.DidOpenTextDocumentParams(
+            types.TextDocumentItem(uri=uri, language_id="flow", version=1, text=text)))
+        return uri
+
+    def change(self, uri: str, text: str) -> None:
+        self.versions[uri] += 1
+        self.client.text_document_did_change(types.DidChangeTextDocumentParams(
+            types.VersionedTextDocumentIdentifier(uri=uri, version=self.versions[uri]),
+            [types.TextDocumentContentChangeWholeDocument(text=text)]))
+
+    def diagnostics_of(self, uri: str) -> list[types.Diagnostic]:
+        """The diagnostics published for the document's latest version."""
+        version = self.versions[uri]
+
+        async def wait() -> list[types.Diagnostic]:
+            async with self.changed:
+                while True:
+                    for published, found in reversed(self.diagnostics.get(uri, [])):
+                        if published == version:
+                            return found
+                    await self.changed.wait()
+
+        return self.run(wait())
+
+    def hover(self, uri: str, position: types.Position) -> types.Hover | None:
+        return self.call(self.client.text_document_hover_async,
+                         types.HoverParams(types.TextDocumentIdentifier(uri), position))
+
+    def definition(self, uri: str, position: types.Position) -> list[types.Location]:
+        found = self.call(self.client.text_document_definition_async,
+                          types.DefinitionParams(types.TextDocumentIdentifier(uri), position))
+        if found is None:
+            return []
+        return found if isinstance(found, list) else [found]
+
+    def completion(self, uri: str, position: types.Position) -> list[str]:
+        found = self.call(self.client.text_document_completion_async,
+                          types.CompletionParams(types.TextDocumentIdentifier(uri), position))
+        items = found.items if isinstance(found, types.CompletionList) else (found or [])
+        return [item.label for item in items]
+
+    def configure(self, settings: Any) -> None:
+        self.client.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams(settings=settings))
+
+
+@pytest.fixture(scope="module")
+def lsp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+    session = Session(tmp_path_factory.mktemp("lsp"))
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def at(text: str, needle: str, into: int = 0, occurrence: int = 0) -> types.Position:
+    """The 0-based position of `needle` in `text` (its `occurrence`-th), `into` characters in."""
+    starts = [m.start() for m in re.finditer(re.escape(needle), text)]
+    offset = starts[occurrence] + into
+    line = text.count("\n", 0, offset)
+    return types.Position(line, offset - (text.rfind("\n", 0, offset) + 1))
+
+
+def word_range(text: str, needle: str, occurrence: int = 0) -> types.Range:
+    start = at(text, needle, 0, occurrence)
+    return types.Range(start, types.Position(start.line, start.character + len(needle)))
+
+
+def lines_of(uri: str) -> list[str]:
+    path = to_fs_path(uri)
+    assert path is not None
+    return Path(path).read_text(encoding="utf-8").split("\n")
+
+
+# -- diagnostics ------------------------------------------------------------------------------
+
+
+def test_a_clean_document_has_no_diagnostics(lsp: Session) -> None:
+    uri = lsp.open("clean.flow", PROTOCOL)
+    assert lsp.diagnostics_of(uri) == []
+
+
+def test_a_syntax_error_is_located_then_clears_when_fixed(lsp: Session) -> None:
+    broken = PROTOCOL.replace("write k[0]", "write k[0] +")
+    uri = lsp.open("syntax.flow", broken)
+    (found,) = lsp.diagnostics_of(uri)
+    assert found.message == "unexpected character '+'"
+    assert found.severity == types.DiagnosticSeverity.Error
+    assert found.source == "flowcheck"
+    assert found.range == word_range(broken, "+")
+    lsp.change(uri, PROTOCOL)
+    assert lsp.diagnostics_of(uri) == []
+
+
+def test_a_resolution_error_is_located_then_clears_when_fixed(lsp: Session) -> None:
+    broken = PROTOCOL.replace("read qemu[0]\n        wait", "read qemux[0]\n        wait")
+    uri = lsp.open("resolve.flow", broken)
+    (found,) = lsp.diagnostics_of(uri)
+    assert found.message == "unknown mapping 'qemux' (did you mean 'qemu'?)"
+    assert found.range == word_range(broken, "qemux")
+    lsp.change(uri, PROTOCOL)
+    assert lsp.diagnostics_of(uri) == []
+
+
+def test_the_buffer_is_checked_not_the_file_on_disk(lsp: Session) -> None:
+    path = lsp.tmp / "on_disk.flow"
+    path.write_text(PROTOCOL, encoding="utf-8")  # valid on disk, broken in the editor
+    broken = PROTOCOL.replace("put_page(log)", "put_pag(log)")
+    uri = lsp.open("on_disk.flow", broken)
+    (found,) = lsp.diagnostics_of(uri)
+    assert found.message.startswith("unknown function 'put_pag' on arch ")
+    assert "(did you mean 'put_page'?)" in found.message
+    assert found.range == word_range(broken, "put_pag")
+
+
+def test_an_error_inside_an_arch_file_is_shown_at_the_call(lsp: Session) -> None:
+    """memcpy_to_page copies the source into the page: pages of different sizes are an
+    error in generic.flow's body, reached from the document's call."""
+    text = PROTOCOL.replace("page log anon", "page log anon\n    page big words 2").replace(
+        "put_page(log)", "b = kmap(big)\n        memcpy_to_page(log, b)")
+    uri = lsp.open("deep.flow", text)
+    (found,) = lsp.diagnostics_of(uri)
+    assert found.message.startswith("copy needs pages of the same size")
+    assert "(in generic.flow:" in found.message
+    assert "reached through memcpy_to_page" in found.message
+    assert found.range == word_range(text, "memcpy_to_page")
+    (related,) = found.related_information or []
+    assert related.location.uri.endswith("/specs/arch/generic.flow")
+    line = lines_of(related.location.uri)[related.location.range.start.line]
+    assert line[related.location.range.start.character:].startswith("copy ")
+
+
+def test_warnings_are_warnings(lsp: Session) -> None:
+    text = PROTOCOL.replace("wait synced", "wait syncd")
+    uri = lsp.open("warning.flow", text)
+    (found,) = lsp.diagnostics_of(uri)
+    assert found.severity == types.DiagnosticSeverity.Warning
+    assert found.message.startswith("nothing signals 'syncd' (did you mean 'synced'?)")
+    assert found.range == word_range(text, "wait")
+
+
+def test_the_server_survives_any_text(lsp: Session) -> None:
+    """Whatever is typed, each version gets diagnostics and the server goes on answering."""
+    uri = lsp.open("nasty.flow", "")
+    nasty = [
+        "\x00\x01\ufffe\U0001f600 }}}{{{",
+        "protocol p { thread t { " + "either { " * 300,
+        "arch a extends a { }\n" * 30,
+        "protocol p {\n" + "page p\n" * 50 + "}",
+        '"' + "x" * 10000,
+        "/*",
+        "protocol p { thread t { f(" + "," * 5000 + ") } }",
+        PROTOCOL.replace("}", ""),
+    ]
+    for text in nasty:
+        lsp.change(uri, text)
+        found = lsp.diagnostics_of(uri)
+        assert all(d.source == "flowcheck" for d in found)
+        assert not any("internal error" in d.message for d in found), text[:40]
+        lsp.hover(uri, types.Position(0, 3))
+        lsp.completion(uri, types.Position(0, 3))
+        lsp.definition(uri, types.Position(0, 3))
+    lsp.change(uri, PROTOCOL)
+    assert lsp.diagnostics_of(uri) == []
+    assert lsp.hover(uri, at(PROTOCOL, "kunmap_atomic", 2)) is not None
+
+
+# -- hover ------------------------------------------------------------------------------------
+
+
+def _comment_above(path: Path, signature: str) -> str:
+    """The last line of the comment above `fn NAME(` in an arch file: its kernel citation."""
+    lines = path.read_text(encoding="utf-8").split("\n")
+    index = next(i for i, line in enumerate(lines) if line.strip().startswith(signature))
+    return lines[index - 1].strip()
+
+
+def test_hover_on_an_api_call_shows_each_selected_arch(lsp: Session) -> None:
+    uri = lsp.open("hover.flow", PROTOCOL)
+    found = lsp.hover(uri, at(PROTOCOL, "kunmap_atomic(k)", 4))
+    assert found is not None
+    assert found.range == word_range(PROTOCOL, "kunmap_atomic")
+    value = found.contents.value
+    # The arches the expect lines name, one section each, in that order.
+    assert re.findall(r"^#### (\w+)", value, re.M) == ["arm_v6", "parisc"]
+    arm, parisc = value.split("#### parisc")
+    # The citation comments come from the arch files that define the bodies: arm_v6 runs
+    # generic's kunmap_atomic (no cache work), parisc its own (a flush and a TLB purge).
+    assert _comment_above(REPO / "specs/arch/generic.flow", "fn kunmap_atomic(") in arm
+    assert "inherited from generic" in arm and "no cache maintenance" in arm
+    assert _comment_above(REPO / "specs/arch/parisc.flow", "fn kunmap_atomic(") in parisc
+    assert "defined in parisc" in parisc and "`flush m`" in parisc
+
+
+def test_hover_follows_the_arches_setting_and_says_no_op(lsp: Session) -> None:
+    uri = lsp.open("setting.flow", PROTOCOL)
+    lsp.configure({"flowcheck": {"arches": ["x86", "arm_vivt"]}})
+    try:
+        found = lsp.hover(uri, at(PROTOCOL, "flush_dcache_page", 3))
+    finally:
+        lsp.configure({"flowcheck": {"arches": None}})
+    assert found is not None
+    value = found.contents.value
+    assert re.findall(r"^#### (\w+)", value, re.M) == ["x86", "arm_vivt"]
+    x86, vivt = value.split("#### arm_vivt")
+    assert "**no-op**" in x86
+    assert "`flush kernel(p)`" in vivt
+    assert _comment_above(REPO / "specs/arch/arm_vivt.flow", "fn flush_dcache_page(") in vivt
+
+
+# -- definition -------------------------------------------------------------------------------
+
+
+def test_definition_of_an_api_call_is_in_the_arch_files(lsp: Session) -> None:
+    uri = lsp.open("definition.flow", PROTOCOL)
+    found = lsp.definition(uri, at(PROTOCOL, "kunmap_atomic(k)", 1))
+    files = {Path(to_fs_path(loc.uri) or "").name: loc for loc in found}
+    assert set(files) == {"generic.flow", "parisc.flow"}  # arm_v6 inherits generic's
+    for location in found:
+        assert location.uri.startswith("file:///") and Path(to_fs_path(location.uri)).is_file()
+        line = lines_of(location.uri)[location.range.start.line]
+        name = line[location.range.start.character:location.range.end.character]
+        assert name == "kunmap_atomic" and line.lstrip().startswith("fn kunmap_atomic(")
+
+
+def test_definition_of_an_arch_name_is_its_block(lsp: Session) -> None:
+    uri = lsp.open("definition_arch.flow", PROTOCOL)
+    (found,) = lsp.definition(uri, at(PROTOCOL, "on parisc", 4))
+    assert found.uri.endswith("/specs/arch/parisc.flow")
+    assert lines_of(found.uri)[found.range.start.line].startswith("arch parisc ")
+
+
+def test_definition_of_names_is_in_the_document(lsp: Session) -> None:
+    uri = lsp.open("definition_names.flow", PROTOCOL)
+    cases = [
+        (at(PROTOCOL, "write k[0]", 6), word_range(PROTOCOL, "k = ")),  # variable: its binding
+        (at(PROTOCOL, "kmap_atomic(log)", 13), word_range(PROTOCOL, "log anon")),  # page
+        (at(PROTOCOL, "read qemu[0]", 6), word_range(PROTOCOL, "qemu =")),  # mapping
+        (at(PROTOCOL, "wait synced", 6), word_range(PROTOCOL, "synced")),  # event: signal
+    ]
+    for position, expected in cases:
+        (found,) = lsp.definition(uri, position)
+        assert found.uri == uri
+        assert found.range.start == expected.start
+
+
+# -- completion -------------------------------------------------------------------------------
+
+
+def test_completion_offers_api_names_and_the_names_in_scope(lsp: Session) -> None:
+    from checker.front.load import load_files
+
+    # A statement being typed: the document does not parse while it is half written.
+    text = PROTOCOL.replace("        write k[0]\n", "        write k[0]\n        fl\n")
+    uri = lsp.open("complete.flow", text)
+    labels = lsp.completion(uri, at(text, "        fl\n", 10))
+    generic = load_files([]).library.arches["generic"]
+    assert set(generic.functions) <= set(labels)  # every API function
+    assert {"log", "qemu", "k"} <= set(labels)  # pages, mappings, variables bound above
+    # In an operand's place, only pages and mappings, and only those bound above the cursor.
+    labels = lsp.completion(uri, at(text, "kmap_atomic(log)", 12))
+    assert set(labels) == {"log", "qemu"}
+
+
+def test_positions_are_utf16_and_lines_end_at_crlf_too(lsp: Session) -> None:
+    """The client's positions count UTF-16 code units (an emoji is two) and LSP's lines end
+    at \\r\\n too; flowcheck counts characters and lines at \\n: the server converts."""
+    text = PROTOCOL.replace("write k[0]", "write k[0] /* \U0001f600 */ +").replace("\n", "\r\n")
+    uri = lsp.open("utf16.flow", text)
+    (found,) = lsp.diagnostics_of(uri)
+    assert found.message == "unexpected character '+'"
+    row = next(i for i, line in enumerate(text.split("\r\n")) if "+" in line)
+    column = text.split("\r\n")[row].index("+") + 1  # the emoji takes two code units
+    assert found.range == types.Range(types.Position(row, column), types.Position(row, column + 1))
+    hover = lsp.hover(uri, types.Position(row + 1, text.split("\r\n")[row + 1].index("kunmap")))
+    assert hover is not None and "kunmap_atomic" in hover.contents.value
+
+
+def test_a_built_in_arch_file_opened_stands_for_the_built_in_one(lsp: Session) -> None:
+    """Go to definition opens specs/arch/*.flow: it is checked as the built-in file it is
+    (not as a second definition of its arches), and its edits show."""
+    path = REPO / "specs" / "arch" / "parisc.flow"
+    text = path.read_text(encoding="utf-8")
+    uri = from_fs_path(str(path))
+    lsp.versions[uri] = 1
+    lsp.client.text_document_did_open(types.DidOpenTextDocumentParams(
+        types.TextDocumentItem(uri=uri, language_id="flow", version=1, text=text)))
+    assert lsp.diagnostics_of(uri) == []
+    broken = text.replace("fn kmap(p: page) -> mapping { return map p colour linear }",
+                          "fn kmap(p: page) -> mapping { return map q colour linear }")
+    lsp.change(uri, broken)
+    (found,) = lsp.diagnostics_of(uri)
+    assert found.message == "unknown page parameter 'q'"
+    assert found.range.start == at(broken, "q colour")
+    lsp.client.text_document_did_close(types.DidCloseTextDocumentParams(
+        types.TextDocumentIdentifier(uri)))
