@@ -25,7 +25,7 @@ from checker.lsp.effects import summary
 
 # report/arches.py is what `check --show-arch` prints; hover quotes a function the same way
 # (its group comment included), so it reuses the two helpers that find the lines to quote.
-from checker.report.arches import _lines, _quote, geometry
+from checker.report.arches import geometry, quote_block, source_lines
 
 MAX_COMMENT_LINES = 12  # the citation is in the comment: keep it, within reason
 MAX_BODY_LINES = 10
@@ -104,7 +104,7 @@ def _quoted(document: Document, function: model.Function) -> list[str]:
     source = document.known.sources.get(function.span.path)
     if source is None:
         return []
-    quoted = textwrap.dedent("\n".join(_quote(_lines(source), function.span.line))).split("\n")
+    quoted = textwrap.dedent("\n".join(quote_block(source_lines(source), function.span.line))).split("\n")
     comment = [line for line in quoted if line.lstrip().startswith("//")]
     body = quoted[len(comment):] if quoted[: len(comment)] == comment else quoted
     if len(comment) > MAX_COMMENT_LINES:

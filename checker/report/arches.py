@@ -67,18 +67,18 @@ def show_arch(library: model.Library, name: str, sources: dict[str, SourceText])
         lines.append(f"// {'inherited from' if function.arch != name else 'defined in'} {where}")
         path = function.span.path
         if path in sources and path not in texts:
-            texts[path] = _lines(sources[path])
-        lines.extend(_quote(texts[path], function.span.line) if path in texts else [])
+            texts[path] = source_lines(sources[path])
+        lines.extend(quote_block(texts[path], function.span.line) if path in texts else [])
     return lines
 
 
-def _lines(source: SourceText) -> list[str]:
+def source_lines(source: SourceText) -> list[str]:
     """The lines of a file as the parser numbers them: only `\\n` ends a line (splitlines
     would also end one at U+2028, `\\x0b`, `\\x85`..., and quote the wrong lines after it)."""
     return [source.line(number) for number in range(1, source.text.count("\n") + 2)]
 
 
-def _quote(text: list[str], line: int) -> list[str]:
+def quote_block(text: list[str], line: int) -> list[str]:
     """The `//` comment that heads the block starting at line `line` of `text`, and the
     block as written. Arch files often give one comment to a group of functions written
     together (no blank line between): a function with no comment of its own gets its group's."""
