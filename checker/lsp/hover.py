@@ -104,7 +104,8 @@ def _quoted(document: Document, function: model.Function) -> list[str]:
     source = document.known.sources.get(function.span.path)
     if source is None:
         return []
-    quoted = textwrap.dedent("\n".join(quote_block(source_lines(source), function.span.line))).split("\n")
+    block = quote_block(source_lines(source), function.span.line)
+    quoted = textwrap.dedent("\n".join(block)).split("\n")
     comment = [line for line in quoted if line.lstrip().startswith("//")]
     body = quoted[len(comment):] if quoted[: len(comment)] == comment else quoted
     if len(comment) > MAX_COMMENT_LINES:
