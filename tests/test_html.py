@@ -180,3 +180,27 @@ def test_the_page_needs_no_network(tmp_path: Path) -> None:
         hits = [line for line in text.splitlines()
                 if needle in line and "http://www.w3.org/2000/svg" not in line]
         assert hits == [], needle
+
+
+def test_every_kind_of_finding_is_drawn(browser, tmp_path: Path) -> None:
+    """The litmus file with one protocol per kind: deadlocks and uses after unmap too (no
+    write to follow), each trace with its lanes and its finding's row."""
+    litmus = str(REPO / "tests" / "litmus" / "findings.flow")
+    document, path = _report(tmp_path, litmus, "--arch", "expected")
+    page = _open(browser, path, tmp_path / "findings.png")
+    drawn = 0
+    for number, check in enumerate(document["checks"], 1):
+        for kind, trace in check["traces"].items():
+            svg = page.locator(f"#check-{number}-{kind} svg.swimlane")
+            rows = int(svg.get_attribute("data-rows"))
+            extra = 2 if kind == "lost_write" else 1  # the start row; the drain row
+            assert rows == len(trace["steps"]) + extra
+            assert svg.locator("rect.finding-row").get_attribute("data-row") == str(rows - 1)
+            threads = {s["thread"] for s in trace["steps"] if s["thread"]}
+            lanes = set(svg.locator("g.lane").evaluate_all(
+                "els => els.map(e => e.getAttribute('data-lane'))"))
+            assert threads | {"hardware"} <= lanes
+            drawn += 1
+    kinds = {k for check in document["checks"] for k in check["traces"]}
+    assert {"deadlock", "use_after_unmap", "stale_read", "lost_write"} <= kinds
+    assert drawn == sum(len(check["traces"]) for check in document["checks"])
