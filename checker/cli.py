@@ -50,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="check",
         description="Check cache-flush protocols (.flow files) on kernel arch models.",
+        epilog="`flowcheck lsp` (or `check lsp`) runs the language server for editors "
+        "instead (docs/editors.md).",
     )
     parser.add_argument(
         "files", nargs="*", metavar="FILE",

@@ -12,6 +12,7 @@ under CI (CI=true), where .ci/run installs one and a skip would hide a broken pa
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from helpers import REPO, run_cli
@@ -19,11 +20,11 @@ from helpers import REPO, run_cli
 SPEC = str(REPO / "specs" / "set_bit_to_user.flow")
 
 
-def _report(tmp_path: Path, *args: str) -> tuple[dict, Path]:
+def _report(tmp_path: Path, *args: str, status: int = 0) -> tuple[dict, Path]:
     """Run `check` with --format json and --html: the JSON document and the page's path."""
     page = tmp_path / "report.html"
     code, out, err = run_cli([*args, "--format", "json", "--html", str(page)])
-    assert code == 0, err
+    assert code == status, err
     return json.loads(out), page
 
 
@@ -110,6 +111,13 @@ def test_keyboard_and_clicks_step_through_a_trace(browser, tmp_path: Path) -> No
     page = _open(browser, path, tmp_path / "stepping.png")
     number, check = _check_data(document, "set_bit_to_user", "arm_v6")
     trace = page.locator(f"#check-{number}-stale_read")
+    # Before a trace is clicked, the arrows are the browser's (they scroll the page): the
+    # page's handler leaves them alone.
+    page.evaluate("document.addEventListener('keydown', e => { window.taken = "
+                  "e.defaultPrevented; })")
+    page.keyboard.press("ArrowDown")
+    assert trace.get_attribute("data-current") == "-1"
+    assert page.evaluate("window.taken") is False
     trace.locator("g.step[data-row='3']").click()
     assert trace.get_attribute("data-current") == "3"
     page.keyboard.press("j")
@@ -125,7 +133,7 @@ def test_keyboard_and_clicks_step_through_a_trace(browser, tmp_path: Path) -> No
 def test_redundant_flush_is_a_table_and_the_grid_links_to_checks(browser,
                                                                  tmp_path: Path) -> None:
     first = str(REPO / "examples" / "first_protocol.flow")
-    document, path = _report(tmp_path, SPEC, first, "--arch", "parisc,arm_v6")
+    document, path = _report(tmp_path, SPEC, first, "--arch", "parisc,arm_v6,x86")
     page = _open(browser, path, tmp_path / "redundant.png")
     # Two files: each heads its protocols in the grid, as in the text grid.
     assert page.locator("table.grid tr.file").all_inner_texts() == [SPEC, first]
@@ -136,12 +144,16 @@ def test_redundant_flush_is_a_table_and_the_grid_links_to_checks(browser,
     cited = rows.locator("td:first-child").all_inner_texts()
     assert [r["at"].rsplit(":", 2)[0].rsplit("/", 1)[-1] + ":" + r["at"].split(":")[-2]
             for r in check["redundant"]] == cited
-    # Every cell of the grid links to a check on the page, one per check.
+    # A cell links to its check's section when there is more to show than the cell (a
+    # trace, a redundant statement, a result not as expected); every link resolves.
     links = page.locator("table.grid td a").evaluate_all(
         "els => els.map(e => e.getAttribute('href'))")
-    assert len(links) == len(document["checks"])
+    shown = [f"#check-{n}" for n, c in enumerate(document["checks"], 1)
+             if c["traces"] or c["redundant"] or c["redundant_inside"] or c["status"] != "ok"]
+    assert sorted(links) == sorted(shown) and len(shown) < len(document["checks"])
     for href in links:
         assert page.locator(href).count() == 1
+    assert page.locator("section.check").count() == len(shown)
 
 
 def test_explain_tables_render(browser, tmp_path: Path) -> None:
@@ -204,3 +216,66 @@ def test_every_kind_of_finding_is_drawn(browser, tmp_path: Path) -> None:
     kinds = {k for check in document["checks"] for k in check["traces"]}
     assert {"deadlock", "use_after_unmap", "stale_read", "lost_write"} <= kinds
     assert drawn == sum(len(check["traces"]) for check in document["checks"])
+
+
+def _cells(svg, row: int) -> dict[str, tuple[str, str]]:
+    """band -> (state, values) of the cells of one row."""
+    found = svg.locator(f"g.cell[data-row='{row}']").evaluate_all(
+        "els => els.map(e => [e.dataset.band, e.dataset.state, e.dataset.values])")
+    return {band: (state, values) for band, state, values in found}
+
+
+def test_the_cells_say_what_the_trace_says(browser, tmp_path: Path) -> None:
+    """Against the JSON of the same run: each cache effect's line after its step; the value
+    a stale read returned in the cell marked as where it read from; after the drain of a
+    lost write, memory keeping what the finding says and no line left dirty."""
+    document, path = _report(tmp_path, SPEC, "--arch", "sh4,pa8800,arm_vivt")
+    page = _open(browser, path, tmp_path / "cells.png")
+    seen = set()
+    for number, check in enumerate(document["checks"], 1):
+        for kind, trace in check["traces"].items():
+            svg = page.locator(f"#check-{number}-{kind} svg.swimlane")
+            for step in trace["steps"]:
+                cells = _cells(svg, step["step"])
+                for effect in step["effects"]:
+                    if effect["effect"] == "cache":
+                        after = effect["after"]
+                        values = ",".join(map(str, after.get("values", [])))
+                        assert cells[effect["line"]] == (after["state"], values)
+            last = len(trace["steps"])
+            if kind == "stale_read" and trace["steps"][-1]["thread"]:
+                read = next(e for e in trace["steps"][-1]["effects"] if e["effect"] == "read")
+                page_name, index = read["word"].rstrip("]").split("[")
+                hit = svg.locator("g.cell.stale")
+                assert hit.get_attribute("data-row") == str(last)
+                # A band of the read's page holds the value read at the word's place (a
+                # page of one line here).
+                assert page_name in hit.get_attribute("data-band")
+                values = hit.get_attribute("data-values").split(",")
+                assert values[int(index)] == str(read["value"])
+                seen.add(kind)
+            if kind == "lost_write":
+                cells = _cells(svg, last + 1)
+                assert all(state != "dirty" for state, _ in cells.values())
+                keeps = re.search(r"memory keeps (\w+)\[(\d+)\] = #(\d+)", trace["finding"])
+                name, index, value = keeps.groups()
+                memory = cells[f"memory {name}"][1].split(",")
+                assert memory[int(index)] == value
+                seen.add(kind)
+    assert seen == {"stale_read", "lost_write"}
+
+
+def test_a_thread_named_hardware_keeps_its_own_lane(browser, tmp_path: Path) -> None:
+    source = (REPO / "examples" / "tutorial" / "driver_write.flow").read_text()
+    flow = tmp_path / "hw.flow"
+    flow.write_text(source.replace("thread driver", "thread hardware"), encoding="utf-8")
+    _, path = _report(tmp_path, str(flow), "--arch", "arm_v6", status=1)  # no expect lines
+    page = _open(browser, path, tmp_path / "hw.png")
+    svg = page.locator("svg.swimlane")
+    actors = svg.locator("g.lane").evaluate_all(
+        "els => els.map(e => [e.dataset.lane, e.dataset.actor])")
+    assert actors == [["hardware", "0"], ["app", "1"], ["hardware", "-1"]]
+    # The kmap is the thread's step, in the thread's lane, not a hardware event.
+    kmap = svg.locator("g.step", has_text="kmap_local_page").first
+    assert kmap.get_attribute("data-actor") == "0"
+    assert "hardware" not in (kmap.get_attribute("class") or "").split()

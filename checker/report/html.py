@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from html import escape
+from typing import TYPE_CHECKING
 
-from checker.check import CheckResult
+from checker.check import CheckResult, Redundancy
 from checker.errors import FlowError, FlowWarning
 from checker.front.source import SourceText
 from checker.report.explain import rests_on
@@ -21,6 +22,9 @@ from checker.report.html_assets import SCRIPT, STYLE
 from checker.report.swimlane import Swimlane
 from checker.report.text import TraceRenderer, where
 from checker.report.trace import Trace
+
+if TYPE_CHECKING:  # whatif.py runs the engines: imported only by --explain's page
+    from checker.whatif import Explanation
 
 
 def _page(title: str, body: list[str]) -> str:
@@ -62,8 +66,16 @@ def render_html(results: list[CheckResult], sources: dict[str, SourceText],
         body.append("</ul></section>")
     body += _grid(results)
     for number, result in enumerate(results, 1):
-        body += _check(number, result, sources)
+        if _has_section(result):
+            body += _check(number, result, sources)
     return _page("flowcheck report", body)
+
+
+def _has_section(result: CheckResult) -> bool:
+    """A check has a section when there is more to say than its grid cell: a trace, a
+    redundant statement, a result that is not as expected. (Without this, a page of the
+    whole library is mostly `safe, as expected` sections.)"""
+    return bool(result.traces or result.redundant or result.inner or result.status != "ok")
 
 
 def render_html_errors(error: FlowError, sources: dict[str, SourceText],
@@ -111,14 +123,17 @@ def _grid(results: list[CheckResult]) -> list[str]:
                 continue
             number, result = row[arch]
             found = ", ".join(sorted(result.kinds)) or "safe"
-            tip = f"{name} on {arch}: {found} ({result.status})"
-            out.append(f'<td class="{result.status}"><a href="#{check_id(number)}" '
-                       f'title="{escape(tip, quote=True)}">{escape(cell(result))}</a></td>')
+            tip = escape(f"{name} on {arch}: {found} ({result.status})", quote=True)
+            text = escape(cell(result))
+            if _has_section(result):
+                text = f'<a href="#{check_id(number)}" title="{tip}">{text}</a>'
+            out.append(f'<td class="{result.status}" title="{tip}">{text}</td>')
         out.append("</tr>")
     out.append("</tbody></table>")
     legend = "  ".join(f"{code} {kind}" for kind, code in CODES.items())
     out.append(f'<p class="legend">{escape(legend)}; . safe; ? inconclusive; '
-               "! differs from expect; blank: not checked</p></section>")
+               "! differs from expect; blank: not checked. A cell links to its check's "
+               "section when there is more to show than the cell.</p></section>")
     return out
 
 
@@ -161,11 +176,12 @@ def _trace(renderer: TraceRenderer, trace: Trace, key: str) -> list[str]:
     steps = []
     for number, step in enumerate(trace.steps, 1):
         actor, first, second = lane.step_texts(number)
+        actor_name = lane.lane_of(actor).name
         changes = [renderer.effect_text(e) for e in renderer.effects(number, step)]
         found = [f.kind for f in step.findings if f.kind == trace.kind]
         steps.append(
             f'<li data-row="{number}" class="{"finding" if found else ""}">'
-            f'<span class="actor">{escape(actor)}</span> <code>{escape(first)}</code>'
+            f'<span class="actor">{escape(actor_name)}</span> <code>{escape(first)}</code>'
             + (f'<br><code class="op">{escape(second)}</code>' if second else "")
             + "".join(f'<br><span class="change">{escape(c)}</span>' for c in changes)
             + "".join(f'<br><strong class="finding">=&gt; {escape(k)}</strong>'
@@ -173,7 +189,9 @@ def _trace(renderer: TraceRenderer, trace: Trace, key: str) -> list[str]:
             + "</li>")
     if lane.drain:
         steps.append(f'<li data-row="{lane.rows - 1}" class="finding">'
-                     '<span class="actor">hardware</span> the caches drain</li>')
+                     '<span class="actor">hardware</span> the caches drain: '
+                     f"{escape(lane.drain_order())} written out (the order that loses the "
+                     "write), then every other dirty line</li>")
     conclusion = " ".join(line.strip() for line in renderer.conclusion(trace))
     start = renderer.start_text(trace.start)
     reasons = rests_on(renderer, trace)
@@ -183,8 +201,9 @@ def _trace(renderer: TraceRenderer, trace: Trace, key: str) -> list[str]:
            f'<p class="start">{escape(" ".join(start.split()))}</p>',
            '<div class="legend-cells"><span class="absent">absent</span>'
            '<span class="clean">clean</span><span class="dirty">dirty</span>'
-           '<span class="memory">memory</span><span class="wanted">holds the write the '
-           'finding is about</span>'
+           '<span class="memory">memory</span>'
+           + ('<span class="wanted">holds the write the finding is about</span>'
+              if lane.wanted() is not None else "")
            + ('<span class="stale">where the stale read read from</span>'
               if lane.stale_band is not None else "")
            + "<span>j/k or &uarr;/&darr;: step</span></div>",
@@ -199,7 +218,8 @@ def _trace(renderer: TraceRenderer, trace: Trace, key: str) -> list[str]:
     return out
 
 
-def _redundancy_table(renderer: TraceRenderer, found, kind: str) -> list[str]:
+def _redundancy_table(renderer: TraceRenderer, found: Sequence[Redundancy],
+                      kind: str) -> list[str]:
     out = [f'<table class="{kind}"><thead><tr><th>where</th><th>statement</th>'
            "<th>inside</th><th>cost (line ops)</th><th>not together with</th></tr></thead>"
            "<tbody>"]
@@ -207,13 +227,14 @@ def _redundancy_table(renderer: TraceRenderer, found, kind: str) -> list[str]:
         within = "<br>".join(f"{escape(where(s))}: <code>{escape(renderer.statement_text(s))}"
                              "</code>" for s in r.within)
         cost = renderer.unit_cost_value(r.unit)
-        together = [("all of " if not r.depends_on else "")
-                    + ", ".join(" > ".join(map(where, u)) for u in units)
-                    for units in (r.depends_on or r.group,) if units]
+        # As the text report: the units it cannot go together with, or, failing a pair, the
+        # group it cannot all go with.
+        units = ", ".join(" > ".join(map(where, u)) for u in (r.depends_on or r.group))
+        together = f"all of {units}" if units and not r.depends_on else units
         out.append(f"<tr><td>{escape(where(r.statement))}</td>"
                    f"<td><code>{escape(renderer.statement_text(r.statement))}</code></td>"
                    f"<td>{within}</td><td>{'' if cost is None else cost}</td>"
-                   f"<td>{escape(''.join(together))}</td></tr>")
+                   f"<td>{escape(together)}</td></tr>")
     out.append("</tbody></table>")
     return out
 
@@ -221,10 +242,16 @@ def _redundancy_table(renderer: TraceRenderer, found, kind: str) -> list[str]:
 # -- --explain -------------------------------------------------------------------------------
 
 
-def render_explain_html(explanations: list, sources: dict[str, SourceText]) -> str:
+def render_explain_html(explanations: list[Explanation],
+                        sources: dict[str, SourceText]) -> str:
     """`--explain` as a page: per protocol, its maintained statements down and the arches
     across, each cell saying what dropping that statement's maintenance brings there."""
-    from checker.report.whatif import EXPLAIN_LEGEND, explain_cells, explanation_groups
+    from checker.report.whatif import (
+        EXPLAIN_LEGEND,
+        explain_cells,
+        explanation_groups,
+        source_statement,
+    )
 
     body = ["<header><h1>flowcheck: why each flush is there</h1></header>"]
     for group in explanation_groups(explanations):
@@ -241,8 +268,7 @@ def render_explain_html(explanations: list, sources: dict[str, SourceText]) -> s
             body += [f'<th class="arch">{escape(a)}</th>' for a in arches]
             body.append("</tr></thead><tbody>")
             for span in spans:
-                source = sources.get(span.path)
-                text = source.line(span.line).split("//")[0].strip() if source else "?"
+                text = source_statement(sources, span)
                 body.append(f"<tr><td>{span.line}</td><td><code>{escape(text)}</code></td>")
                 for arch in arches:
                     value = cells[(span, arch)]

@@ -84,9 +84,11 @@ svg.swimlane .wanted-path { fill: none; stroke: #8a2be2; stroke-width: 2;
 svg.swimlane .wanted-gone path { stroke: #c00; stroke-width: 3; }
 """
 
-# Stepping: a click on a row (a step box, a cell, a line of the step list) or j/k and the
-# arrow keys move the current row of the active trace; the row is lit in the drawing and in
-# the list. `data-ready` on <html> says the script ran to its end.
+# Stepping: a click on a row (a step box, a cell, a line of the step list) makes its trace
+# the active one and its row the current one; then j/k and the arrow keys move the current
+# row, lit in the drawing and in the list. Until a trace is clicked or focused (Tab), keys
+# are the browser's (the arrows scroll the page). `data-ready` on <html> says the script ran
+# to its end.
 SCRIPT = """
 (function () {
   var traces = Array.prototype.slice.call(document.querySelectorAll('.trace'));
@@ -107,8 +109,10 @@ SCRIPT = """
                              row + '"]'),
       function (el) { el.classList.add('current'); });
     trace.setAttribute('data-current', String(row));
-    var item = trace.querySelector('ol.steps li[data-row="' + row + '"]');
-    if (item && item.scrollIntoView) { item.scrollIntoView({block: 'nearest'}); }
+    ['ol.steps li', 'rect.row'].forEach(function (what) {
+      var el = trace.querySelector(what + '[data-row="' + row + '"]');
+      if (el && el.scrollIntoView) { el.scrollIntoView({block: 'nearest', inline: 'nearest'}); }
+    });
   }
   function activate(trace) {
     if (active) { active.classList.remove('active'); }
@@ -117,6 +121,7 @@ SCRIPT = """
   }
   traces.forEach(function (trace) {
     trace.setAttribute('data-current', '-1');
+    trace.addEventListener('focusin', function () { activate(trace); });
     trace.addEventListener('click', function (event) {
       activate(trace);
       var target = event.target.closest ? event.target.closest('[data-row]') : null;
@@ -124,10 +129,9 @@ SCRIPT = """
     });
   });
   document.addEventListener('keydown', function (event) {
-    if (!traces.length || event.ctrlKey || event.metaKey || event.altKey) { return; }
+    if (!active || event.ctrlKey || event.metaKey || event.altKey) { return; }
     var step = {j: 1, ArrowDown: 1, k: -1, ArrowUp: -1}[event.key];
     if (!step) { return; }
-    if (!active) { activate(traces[0]); }
     select(active, parseInt(active.getAttribute('data-current'), 10) + step);
     event.preventDefault();
   });

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from html import escape
 
 from checker.machine.semantics import Semantics
+from checker.machine.state import State
 from checker.report.text import TraceRenderer, where
 from checker.report.trace import Trace
 
@@ -36,13 +37,25 @@ GUTTER = 44  # the step-number column
 THREAD_LANE = 250
 HARDWARE_LANE = 190
 PAD = 6
+EDGE = 11  # px from a band's left edge to the wanted write's path
+
+
+@dataclass(frozen=True)
+class Lane:
+    """The column of one actor: a thread, or the hardware (actor -1)."""
+
+    name: str
+    actor: int
+    x: float
+    width: float
 
 
 @dataclass(frozen=True)
 class Band:
     """One column of cells: a cache slot, or one line of memory (slot -1)."""
 
-    name: str
+    name: str  # as the text trace names it (`L1 pg colour 1`, `memory pg`)
+    heading: tuple[str, str]  # the name in two lines: `L1 pg` / `colour 1`
     slot: int  # -1 for memory
     words: range  # flat memory indices of the line's words
     x: float
@@ -66,59 +79,78 @@ class Swimlane:
         self.trace = trace
         self.key = key
         self.states = [trace.start, *(step.after for step in trace.steps)]
+        self.step_count = len(trace.steps)  # rows 1..step_count are steps
         self.drain = trace.kind == "lost_write"
-        if self.drain:  # one more row: the caches written out in the finding's order
-            order = trace.finding.data[3]
-            self.states.append(Semantics(renderer.p).drained(self.states[-1], order))
-        self.steps = len(trace.steps)  # rows 1..steps are steps; a drain row follows
+        if self.drain:  # one more row: the caches written out
+            self.states.append(self._drained())
         self.lanes = self._lanes()
         self.bands = self._bands()
         self.rows = len(self.states)
-        slot = self.stale_slot()
-        word = trace.finding.data[0] if slot is not None else -1
-        self.stale_band = next((b for b in self.bands if b.slot == slot
-                                and (slot >= 0 or word in b.words)), None)
-        last = self.bands[-1] if self.bands else None
-        self.width = (last.x + last.width if last else self._lanes_end()) + PAD
+        self.stale_band = self._stale_band()
+        end = self.bands[-1] if self.bands else self.lanes[-1]
+        self.width = end.x + end.width + PAD
         self.height = HEAD + self.rows * ROW + PAD
+
+    def _drained(self) -> State:
+        """The end of a lost write: the finding's line written out in the finding's order
+        (the order that loses the write), then every other dirty line, level by level,
+        which cannot change the lost word."""
+        sem = Semantics(self.r.p)
+        state = sem.drained(self.states[-1], self.trace.finding.data[3])
+        for _ in self.r.p.levels:  # a dirty line written out may land dirty one level out
+            dirty = tuple(slot for slot, line in enumerate(state.cache) if line and line[0])
+            state = sem.drained(state, dirty)
+        return state
+
+    def drain_order(self) -> str:
+        return ", then ".join(self.r.slot_name(s) for s in self.trace.finding.data[3])
 
     # -- layout ----------------------------------------------------------------------------
 
-    def _lanes(self) -> list[tuple[str, int, float, float]]:
-        """(name, actor, x, width): every thread, then the hardware (actor -1)."""
+    def _lanes(self) -> list[Lane]:
+        """Every thread, then the hardware."""
         out, x = [], float(GUTTER)
         for t in range(len(self.r.p.threads)):
-            out.append((self.r.thread_name(t), t, x, float(THREAD_LANE)))
+            out.append(Lane(self.r.thread_name(t), t, x, float(THREAD_LANE)))
             x += THREAD_LANE
-        out.append(("hardware", -1, x, float(HARDWARE_LANE)))
+        out.append(Lane("hardware", -1, x, float(HARDWARE_LANE)))
         return out
 
-    def _lanes_end(self) -> float:
-        name, actor, x, width = self.lanes[-1]
-        return x + width
+    def lane_of(self, actor: int) -> Lane:
+        return self.lanes[actor]  # the hardware, -1, is the last lane
 
     def _bands(self) -> list[Band]:
         """The cache slots that hold a line at some point of the execution, in the order of
-        the machine's slots (level, page, line, colour or alias), then memory by line."""
-        r, lay = self.r, self.r.layout
+        the machine's slots (level, page, line, colour or alias), then memory by line. A
+        band is as wide as its heading and its widest cell need."""
+        p, lay = self.r.p, self.r.layout
         used = [slot for slot in range(len(lay.slots))
                 if any(state.cache[slot] is not None for state in self.states)]
-        out, x = [], self._lanes_end() + PAD
+        columns: list[tuple[str, tuple[str, str], int, range]] = []
         for slot in used:
             info = lay.slots[slot]
-            words = lay.line_words(info.page, info.line)
-            width = max(96.0, 2 * PAD + CHAR * (4 * len(words) + 2))
-            out.append(Band(r.slot_name(slot), slot, words, x, width))
+            level = p.levels[info.level]
+            rest = []
+            if p.lines(info.page) > 1:
+                rest.append(f"line {info.line}")
+            if level.indexing == "vipt":
+                rest.append(f"colour {info.key}")
+            elif level.indexing == "vivt":
+                rest.append(f"via {p.aliases[info.key].name}")
+            heading = (f"{level.name} {p.pages[info.page].name}", " ".join(rest))
+            columns.append((self.r.slot_name(slot), heading, slot,
+                            lay.line_words(info.page, info.line)))
+        for page in range(len(p.pages)):
+            for line in range(p.lines(page)):
+                name = p.pages[page].name + (f" line {line}" if p.lines(page) > 1 else "")
+                columns.append((f"memory {name}", ("memory", name), -1,
+                                lay.line_words(page, line)))
+        out, x = [], self.lanes[-1].x + self.lanes[-1].width + PAD
+        for name, heading, slot, words in columns:
+            chars = max(len(heading[0]), len(heading[1]), 4 * len(words) + 2)
+            width = max(96.0, 2 * PAD + CHAR * chars)
+            out.append(Band(name, heading, slot, words, x, width))
             x += width
-        for page in range(len(r.p.pages)):
-            for line in range(r.p.lines(page)):
-                words = lay.line_words(page, line)
-                name = f"memory {r.p.pages[page].name}"
-                if r.p.lines(page) > 1:
-                    name += f" line {line}"
-                width = max(96.0, 2 * PAD + CHAR * (4 * len(words) + 2))
-                out.append(Band(name, -1, words, x, width))
-                x += width
         return out
 
     def row_y(self, row: int) -> float:
@@ -134,11 +166,6 @@ class Swimlane:
             return f.data[2]
         return None
 
-    def finding_row(self) -> int:
-        """The row that shows the finding: the step of a stale read or use after unmap; the
-        drain row of a lost write; the last row of a deadlock."""
-        return self.rows - 1
-
     def holders(self, row: int, write: int) -> list[Band]:
         """The bands whose cell in `row` holds `write` in some word."""
         state = self.states[row]
@@ -153,32 +180,36 @@ class Swimlane:
                     out.append(band)
         return out
 
-    def stale_slot(self) -> int | None:
-        """The slot a stale read read from (-1: it missed every level and read memory), or
-        None when the finding is not a CPU's stale read."""
+    def _stale_band(self) -> Band | None:
+        """Where a stale read read from: the band of the cache slot it hit, or of the line
+        of memory when it missed every level (a device's read always reads memory); None
+        for other findings."""
         if self.trace.kind != "stale_read" or not self.trace.steps:
             return None
         last = self.trace.steps[-1]
+        word = self.trace.finding.data[0]
+        memory = next(b for b in self.bands if b.slot < 0 and word in b.words)
         node = self.r.nodes[last.label.node]
-        if last.label.actor < 0 or node.kind not in ("read", "copy"):
+        if last.label.actor < 0 or node.kind not in ("read", "copy", "dma_read"):
             return None
+        if node.kind == "dma_read":
+            return memory
         handle = last.before.regs[node.reg2 if node.kind == "copy" else node.reg]
         if handle < 0:
             return None
         lay, p = self.r.layout, self.r.p
-        word = self.trace.finding.data[0]
         page = p.handles[handle].page
         line = (word - lay.word_offset[page]) // p.line_words
         for level in range(len(p.levels)):
             slot = lay.alias_slot(last.before.hcol, level, p.handles[handle].alias, line)
             if last.before.cache[slot] is not None:
-                return slot
-        return -1
+                return next(b for b in self.bands if b.slot == slot)
+        return memory
 
     def write_step(self, write: int) -> int | None:
         """The step (row) that made `write`, or None (the initial value, or before the
         start)."""
-        for row in range(1, self.steps + 1):
+        for row in range(1, self.step_count + 1):
             if self.states[row - 1].counter < write <= self.states[row].counter:
                 return row
         return None
@@ -204,44 +235,47 @@ class Swimlane:
 
     def _row_backgrounds(self) -> list[str]:
         out = []
-        finding = self.finding_row()
         for row in range(self.rows):
-            classes = ["row"]
-            if row == finding:
-                classes.append("finding-row")
-            out.append(f'<rect class="{" ".join(classes)}" data-row="{row}" x="0" '
+            # The last row shows the finding: the step of a stale read, a use after unmap
+            # or a deadlock; the drain of a lost write.
+            classes = "row finding-row" if row == self.rows - 1 else "row"
+            out.append(f'<rect class="{classes}" data-row="{row}" x="0" '
                        f'y="{self.row_y(row):.0f}" width="{self.width:.0f}" height="{ROW}"/>')
-            label = "start" if row == 0 else ("end" if self.drain and row == self.rows - 1
-                                               else str(row))
             out.append(f'<text class="stepno" x="{GUTTER - PAD}" '
-                       f'y="{self.row_y(row) + 23:.0f}" text-anchor="end">{label}</text>')
+                       f'y="{self.row_y(row) + 23:.0f}" text-anchor="end">'
+                       f"{self.row_label(row)}</text>")
         return out
+
+    def row_label(self, row: int) -> str:
+        if row == 0:
+            return "start"
+        return "end" if row > self.step_count else str(row)
 
     def _headings(self) -> list[str]:
         out = []
-        for name, _actor, x, width in self.lanes:
-            out.append(f'<text class="lane-head" x="{x + width / 2:.0f}" y="{HEAD - 10}" '
-                       f'text-anchor="middle">{escape(_clip(name, width))}</text>')
+        for lane in self.lanes:
+            out.append(f'<text class="lane-head" x="{lane.x + lane.width / 2:.0f}" '
+                       f'y="{HEAD - 10}" text-anchor="middle">'
+                       f"{escape(_clip(lane.name, lane.width))}</text>")
         for band in self.bands:
-            # Two lines: "L1 pg" and "colour 1" (or "memory" and "pg").
-            words = band.name.split(" ")
-            first, second = " ".join(words[:2]), " ".join(words[2:])
             kind = "memory" if band.slot < 0 else "cache"
             cx = band.x + band.width / 2
-            out.append(f'<text class="band-head {kind}" x="{cx:.0f}" y="{HEAD - 24}" '
-                       f'text-anchor="middle">{escape(_clip(first, band.width))}</text>')
-            out.append(f'<text class="band-head {kind}" x="{cx:.0f}" y="{HEAD - 10}" '
-                       f'text-anchor="middle">{escape(_clip(second, band.width))}</text>')
+            out.append(f'<g class="band-head {kind}"><title>{escape(band.name)}</title>')
+            for y, text in ((HEAD - 24, band.heading[0]), (HEAD - 10, band.heading[1])):
+                out.append(f'<text x="{cx:.0f}" y="{y}" text-anchor="middle">'
+                           f"{escape(_clip(text, band.width))}</text>")
+            out.append("</g>")
         return out
 
     def _lane_lines(self) -> list[str]:
         bottom = self.row_y(self.rows)
         out = []
-        for name, actor, x, width in self.lanes:
-            kind = "hardware" if actor < 0 else "thread"
-            out.append(f'<g class="lane {kind}" data-lane="{_attr(name)}">'
-                       f'<line class="lifeline" x1="{x + width / 2:.0f}" y1="{HEAD:.0f}" '
-                       f'x2="{x + width / 2:.0f}" y2="{bottom:.0f}"/></g>')
+        for lane in self.lanes:
+            kind = "hardware" if lane.actor < 0 else "thread"
+            mid = lane.x + lane.width / 2
+            out.append(f'<g class="lane {kind}" data-lane="{_attr(lane.name)}" '
+                       f'data-actor="{lane.actor}"><line class="lifeline" x1="{mid:.0f}" '
+                       f'y1="{HEAD:.0f}" x2="{mid:.0f}" y2="{bottom:.0f}"/></g>')
         for band in self.bands:
             kind = "memory" if band.slot < 0 else "cache"
             out.append(f'<g class="band {kind}" data-band="{_attr(band.name)}">'
@@ -249,53 +283,53 @@ class Swimlane:
                        f'x2="{band.x:.0f}" y2="{bottom:.0f}"/></g>')
         return out
 
-    def step_texts(self, row: int) -> tuple[str, str, str]:
-        """(actor's lane name, first line, second line) of a step's box."""
+    def step_texts(self, row: int) -> tuple[int, str, str]:
+        """(actor, first line, second line) of a step's box: the protocol's line and
+        statement, then the arch's micro-operation and where the arch says it."""
         step = self.trace.steps[row - 1]
         label = step.label
         if label.actor < 0:
-            return "hardware", self.r.env_text(label.choice), ""
+            return -1, self.r.env_text(label.choice), ""
         node = self.r.nodes[label.node]
         # The protocol's line number only: every step of a lane is in the protocol's file.
         first = f"{node.origin.line:>3}  {self.r.statement_text(node.origin)}"
+        outcome = f": {'true' if label.choice[1] else 'false'}" if node.kind == "test" else ""
         if node.span != node.origin:
-            second = f"{where(node.span)}: {node.text}"
+            # The operation first, its place after: a clipped box keeps what it does.
+            second = f"{node.text}{outcome}  ({where(node.span)})"
         elif node.kind == "nop":
             second = "(no cache effect on this arch)"
         else:
-            second = ""
-        if node.kind == "test":
-            second += f": {'true' if label.choice[1] else 'false'}"
-        return self.r.thread_name(label.actor), first, second
+            first, second = first + outcome, ""
+        return label.actor, first, second
 
     def _steps(self) -> list[str]:
         out = []
-        lanes = {name: (x, width) for name, actor, x, width in self.lanes}
-        for row in range(1, self.steps + 1):
-            lane, first, second = self.step_texts(row)
-            x, width = lanes[lane]
-            y = self.row_y(row)
-            tip = first + (f"\n{second}" if second else "")
-            cls = "step hardware" if lane == "hardware" else "step"
-            if row == self.write_step(self.wanted() or -1):
-                cls += " wanted-write"
-            out.append(
-                f'<g class="{cls}" data-row="{row}" data-lane="{_attr(lane)}">'
-                f"<title>{escape(tip)}</title>"
+        made = self.write_step(self.wanted() or -1)
+        for row in range(1, self.step_count + 1):
+            actor, first, second = self.step_texts(row)
+            out.append(self._box(row, self.lane_of(actor), first, second,
+                                 first + (f"\n{second}" if second else ""),
+                                 " wanted-write" if row == made else ""))
+        if self.drain:
+            order = self.drain_order()
+            out.append(self._box(self.rows - 1, self.lane_of(-1), "caches drain",
+                                 f"{order} first",
+                                 f"the caches drain: {order} written out (the order that "
+                                 "loses the write), then every other dirty line", " drain"))
+        return out
+
+    def _box(self, row: int, lane: Lane, first: str, second: str, tip: str,
+             extra: str) -> str:
+        kind = "step hardware" if lane.actor < 0 else "step"
+        x, y, width = lane.x, self.row_y(row), lane.width
+        return (f'<g class="{kind}{extra}" data-row="{row}" data-lane="{_attr(lane.name)}" '
+                f'data-actor="{lane.actor}"><title>{escape(tip)}</title>'
                 f'<rect x="{x + 3:.0f}" y="{y + 3:.0f}" width="{width - 6:.0f}" '
                 f'height="{ROW - 6}" rx="4"/>'
                 f'<text x="{x + PAD:.0f}" y="{y + 16:.0f}">{escape(_clip(first, width))}</text>'
                 f'<text class="op" x="{x + PAD:.0f}" y="{y + 29:.0f}">'
                 f"{escape(_clip(second, width))}</text></g>")
-        if self.drain:
-            x, width = lanes["hardware"]
-            y = self.row_y(self.rows - 1)
-            out.append(f'<g class="step hardware drain" data-row="{self.rows - 1}" '
-                       f'data-lane="hardware"><title>the caches drain (every dirty line '
-                       f'written out)</title><rect x="{x + 3:.0f}" y="{y + 3:.0f}" '
-                       f'width="{width - 6:.0f}" height="{ROW - 6}" rx="4"/>'
-                       f'<text x="{x + PAD:.0f}" y="{y + 16:.0f}">caches drain</text></g>')
-        return out
 
     def _cell_values(self, row: int, band: Band) -> tuple[str, tuple[int, ...] | None]:
         """(state, the write each word holds) of one cell."""
@@ -322,7 +356,7 @@ class Swimlane:
                     classes.append("changed")
                 if wanted is not None and values is not None and wanted in values:
                     classes.append("wanted")
-                if row == self.steps and band is self.stale_band:
+                if row == self.step_count and band is self.stale_band:
                     classes.append("stale")  # where the stale read read from
                 text = "" if values is None else ",".join(f"#{v}" for v in values)
                 data = "" if values is None else ",".join(map(str, values))
@@ -338,19 +372,18 @@ class Swimlane:
         return out
 
     def _wanted_path(self) -> list[str]:
-        """A dotted path from the step that made the wanted write through one place holding
-        it per row; a cross where its last copy went, if it went before the end."""
+        """A dashed path from the step that made the wanted write through one place holding
+        it per row, along the left edge of the cells (their text is centred); a cross at the
+        left edge of the row where its last copy was gone, if it went before the end."""
         wanted = self.wanted()
         if wanted is None:
             return []
-        lanes = {name: (x, width) for name, actor, x, width in self.lanes}
         made = self.write_step(wanted)
         points: list[tuple[float, float]] = []
         first_row = 0
         if made is not None:
-            lane, _, _ = self.step_texts(made)
-            x, width = lanes[lane]
-            points.append((x + width - 8, self.row_y(made) + ROW / 2))
+            lane = self.lane_of(self.step_texts(made)[0])
+            points.append((lane.x + lane.width - 8, self.row_y(made) + ROW / 2))
             first_row = made
         current: Band | None = None
         gone_at = None
@@ -362,7 +395,7 @@ class Swimlane:
                 break
             if current not in holders:
                 current = holders[0]
-            points.append((current.x + current.width / 2, self.row_y(row) + ROW / 2))
+            points.append((current.x + EDGE, self.row_y(row) + ROW / 2))
         if len(points) < 2 and gone_at is None:
             return []
         d = " ".join(f"{'M' if i == 0 else 'L'}{x:.0f},{y:.0f}"
@@ -371,7 +404,7 @@ class Swimlane:
         if gone_at is not None:
             x, y = points[-1][0], self.row_y(gone_at) + ROW / 2
             out.append(f'<g class="wanted-gone" data-row="{gone_at}"><title>#{wanted} is '
-                       f"nowhere after step {gone_at}</title>"
-                       f'<path d="M{x - 6:.0f},{y - 6:.0f} L{x + 6:.0f},{y + 6:.0f} '
-                       f'M{x - 6:.0f},{y + 6:.0f} L{x + 6:.0f},{y - 6:.0f}"/></g>')
+                       f"nowhere from row {self.row_label(gone_at)} on</title>"
+                       f'<path d="M{x - 4:.0f},{y - 4:.0f} L{x + 4:.0f},{y + 4:.0f} '
+                       f'M{x - 4:.0f},{y + 4:.0f} L{x + 4:.0f},{y - 4:.0f}"/></g>')
         return out

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from checker.check import DEFECTS, CheckResult
-from checker.front.source import SourceText
+from checker.front.source import SourceText, Span
 from checker.report.grid import CODES, WIDTH, arch_header
 from checker.whatif import Comparison, Explanation, maintenance_cost
 
@@ -15,10 +15,14 @@ EXPLAIN_LEGEND = [
 ]
 
 
-def _statement(sources: dict[str, SourceText], span) -> str:
+def source_statement(sources: dict[str, SourceText], span: Span) -> str:
+    """The text of the line a span is on, without its comment."""
     source = sources.get(span.path)
-    text = source.line(span.line).split("//")[0].strip() if source else "?"
-    return f"{span.line:>4}  {text}"
+    return source.line(span.line).split("//")[0].strip() if source else "?"
+
+
+def _statement(sources: dict[str, SourceText], span: Span) -> str:
+    return f"{span.line:>4}  {source_statement(sources, span)}"
 
 
 def explanation_groups(explanations: list[Explanation]) -> list[list[Explanation]]:
