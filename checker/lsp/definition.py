@@ -17,7 +17,6 @@ import re
 
 from lsprotocol import types
 
-from checker.front import model
 from checker.front.source import Span
 from checker.lsp import outline as names
 from checker.lsp.calls import Target, call_target
@@ -46,11 +45,11 @@ def definition(document: Document, offset: int) -> list[types.Location] | None:
 def _functions(document: Document, locator: Locator, target: Target) -> list[types.Location]:
     library = document.library
     keys = document.arches
-    if not any(_code_of(library.arches[k], target) for k in keys):
+    if not any(target.code_in(library.arches[k]) for k in keys):
         keys = list(library.arches)  # none selected has it: wherever one is defined
     found: dict[tuple[str, int, int], types.Location] = {}
     for key in keys:
-        function = _code_of(library.arches[key], target)
+        function = target.code_in(library.arches[key])
         if function is None:
             continue
         location = _named(document, locator, function.span, function.name)
@@ -58,12 +57,6 @@ def _functions(document: Document, locator: Locator, target: Target) -> list[typ
             found.setdefault((location.uri, location.range.start.line,
                               location.range.start.character), location)
     return list(found.values())
-
-
-def _code_of(arch: model.Arch, target: Target) -> model.Function | None:
-    if target.hook is not None:
-        return arch.hooks.get(target.hook)
-    return arch.functions.get(target.function or "")
 
 
 def _arch(document: Document, locator: Locator, name: str) -> list[types.Location]:

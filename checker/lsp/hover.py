@@ -60,20 +60,20 @@ def _call(document: Document, target: Target) -> str | None:
     code = target.code
     if code is None:
         return "\n".join(lines).strip()
-    having = [k for k in keys if _code_of(library.arches[k], target) is not None]
+    having = [k for k in keys if target.code_in(library.arches[k]) is not None]
     if not having:
         arch = library.arches[keys[0]] if keys else None
         modelled = arch.functions if arch is not None else {}
         message = unknown_function(code, arch.name if arch else "?", modelled)
         return "\n".join([*lines, message[0].upper() + message[1:] + "."])
-    first = _code_of(library.arches[having[0]], target)
+    first = target.code_in(library.arches[having[0]])
     assert first is not None
     title = f"on {target.hook}(p: page)" if target.hook else signature(first)
     lines.append(f"**`{title}`** on {len(keys)} arch{'es' * (len(keys) != 1)} ({why})")
     shown: dict[tuple[str, int], str] = {}  # a definition quoted already -> in which section
     for key in keys:
         arch = library.arches[key]
-        function = _code_of(arch, target)
+        function = target.code_in(arch)
         lines += ["", f"#### {arch.name}"]
         if function is None:
             lines.append(f"not defined on {arch.name}: a call is an error there")
@@ -90,12 +90,6 @@ def _call(document: Document, target: Target) -> str | None:
         shown[place] = arch.name
         lines += _quoted(document, function)
     return "\n".join(lines)
-
-
-def _code_of(arch: model.Arch, target: Target) -> model.Function | None:
-    if target.hook is not None:
-        return arch.hooks.get(target.hook)
-    return arch.functions.get(target.function or "")
 
 
 def _quoted(document: Document, function: model.Function) -> list[str]:
