@@ -362,6 +362,43 @@ def test_definition_of_names_is_in_the_document(lsp: Session) -> None:
         assert found.range.start == expected.start
 
 
+# An arch the document defines, and a protocol that expects something of it.
+VARIANT = """\
+arch arm_v6_flushing extends arm_v6 {
+    fn kunmap_atomic(m: mapping) {
+        flush m
+        unmap m
+    }
+}
+""" + PROTOCOL.replace("on arm_v6\n", "on arm_v6_flushing\n")
+
+
+def test_definition_of_the_documents_own_function_while_it_does_not_parse(lsp: Session) -> None:
+    """The library of the last version that loaded has the `fn` at its old place (two
+    lines have been added above since), and one typed since is not in it at all: the `fn`
+    is found in the text as it is."""
+    uri = lsp.open("definition_broken.flow", VARIANT)
+    assert lsp.diagnostics_of(uri) == []
+    broken = "// two lines\n// added\n" + VARIANT.replace("put_page(log)", "put_page(")
+    lsp.change(uri, broken)
+    assert lsp.diagnostics_of(uri)  # it does not parse
+    found = lsp.definition(uri, at(broken, "kunmap_atomic(k)", 2))
+    here = [location.range for location in found if location.uri == uri]
+    assert here == [word_range(broken, "kunmap_atomic")]  # the `fn`, where it is now
+    assert any(location.uri.endswith("/specs/arch/parisc.flow") for location in found)
+    # A document that never loaded: the library has the built-in arches only.
+    uri = lsp.open("definition_never.flow", broken)
+    found = lsp.definition(uri, at(broken, "kunmap_atomic(k)", 2))
+    assert [location.range for location in found if location.uri == uri] == [
+        word_range(broken, "kunmap_atomic")]
+    typed = broken.replace("        unmap m\n    }\n", "        unmap m\n    }\n"
+                           "    fn new_helper(p: page) {\n    }\n", 1)
+    typed = typed.replace("signal synced", "new_helper(log)\n        signal synced")
+    lsp.change(uri, typed)
+    (found,) = lsp.definition(uri, at(typed, "new_helper(log)", 2))
+    assert found.uri == uri and found.range == word_range(typed, "new_helper")
+
+
 # -- completion -------------------------------------------------------------------------------
 
 
