@@ -326,6 +326,29 @@ def test_hover_follows_the_arches_setting_and_says_no_op(lsp: Session) -> None:
     assert _comment_above(REPO / "specs/arch/arm_vivt.flow", "fn flush_dcache_page(") in vivt
 
 
+def test_hover_on_a_broken_document_gives_no_stale_line(lsp: Session) -> None:
+    """While the document does not load, its own functions and arches come from the last
+    version that loaded: their line numbers are of that text (two lines were added above
+    since), so the hover gives none and says where what it shows comes from."""
+    uri = lsp.open("hover_broken.flow", VARIANT)
+    assert lsp.diagnostics_of(uri) == []
+    value = lsp.hover(uri, at(VARIANT, "kunmap_atomic(k)", 2)).contents.value
+    assert "(hover_broken.flow:2)" in value and "last version" not in value
+    broken = "// two lines\n// added\n" + VARIANT.replace("put_page(log)", "put_page(")
+    lsp.change(uri, broken)
+    assert lsp.diagnostics_of(uri)  # it does not parse
+    note = ("*`hover_broken.flow` does not load as it is now: what it defines is shown as it "
+            "was in the last version that loaded.*")
+    for needle in ("kunmap_atomic(k)", "on arm_v6_flushing"):
+        value = lsp.hover(uri, at(broken, needle, 4)).contents.value
+        assert not re.search(r"hover_broken\.flow:\d", value), value
+        assert "hover_broken.flow as it last loaded)" in value
+        assert value.endswith(note)
+    # The built-in arches' lines are not the document's: they stay.
+    value = lsp.hover(uri, at(broken, "kunmap_atomic(k)", 2)).contents.value
+    assert re.search(r"\(parisc\.flow:\d+\)", value)
+
+
 # -- definition -------------------------------------------------------------------------------
 
 

@@ -55,7 +55,7 @@ def _functions(document: Document, locator: Locator, target: Target) -> list[typ
         function = target.code_in(library.arches[key])
         if function is None:
             continue
-        if _stale(document, function.span):
+        if document.stale(function.span):
             # Defined in this document as it last loaded: where that `fn` is now, if it is
             # still in the same arch block.
             located = [_here(document, o.token)
@@ -96,12 +96,6 @@ def _arch_of(occurrence: names.Occurrence) -> str | None:
     return block.name.text if block is not None and block.name is not None else None
 
 
-def _stale(document: Document, span: Span) -> bool:
-    """Whether `span` is a place in an older text of this document (the one that last
-    loaded, while the text as it is does not): its line and column may have moved since."""
-    return span.path == document.analysis.path and document.known is not document.analysis
-
-
 def _arch(document: Document, locator: Locator, name: str) -> list[types.Location]:
     declared = [o for o in document.outline.occurrences
                 if o.role == names.ARCH and o.text == name]
@@ -123,7 +117,7 @@ def _here(document: Document, token: names.Token) -> types.Location:
 def _named(document: Document, locator: Locator, span: Span, name: str) -> types.Location | None:
     """The location of `name` in the declaration at `span` (`fn NAME`, `arch NAME`), the
     document's own declarations in the text as it is now."""
-    if _stale(document, span):
+    if document.stale(span):
         return None  # a declaration of an older text of this document: its place moved
     location = locator.location(span)
     text = locator.text(span.path)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from checker.front import model
+from checker.front.source import Span
 from checker.lsp.analysis import Analysis
 from checker.lsp.outline import Outline
 from checker.lsp.positions import Text
@@ -44,6 +45,12 @@ class Document:
     @cached_property
     def selection(self) -> tuple[list[str], str]:
         return selected_arches(self.library, self.outline, self.arches_setting)
+
+    def stale(self, span: Span) -> bool:
+        """Whether `span` is a place in an older text of this document: the one that last
+        loaded, whose library answers while the text as it is now does not load. Lines
+        typed since may have moved it."""
+        return span.path == self.analysis.path and self.known is not self.analysis
 
     @property
     def arches(self) -> list[str]:
