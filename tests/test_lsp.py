@@ -440,6 +440,32 @@ def test_completion_offers_api_names_and_the_names_in_scope(lsp: Session) -> Non
     assert set(labels) == {"log", "qemu"}
 
 
+# Where statements are completed: `$` is where the statement goes.
+ARCH_BODY = """\
+arch completing extends generic {
+    fn f(p: page, m: mapping) -> mapping {
+        x = map p
+        $
+        return x
+    }
+}
+"""
+
+
+def _completed(lsp: Session, uri: str, text: str) -> list[str]:
+    """The labels offered at `$` in `text` (without the `$`, the document's text)."""
+    lsp.change(uri, text.replace("$", ""))
+    return lsp.completion(uri, at(text, "$"))
+
+
+def test_completion_after_set_or_clear_is_a_page_or_mapping(lsp: Session) -> None:
+    """`set P.FLAG`: the words after which an operand goes are outline.OPERANDS, for the
+    scan and completion both; `set` and `clear` are among them (no function goes there)."""
+    uri = lsp.open("complete_set.flow", ARCH_BODY)
+    for word in ("set", "clear"):
+        assert set(_completed(lsp, uri, ARCH_BODY.replace("$", f"{word} $"))) == {"p", "m", "x"}
+
+
 def test_positions_are_utf16_and_lines_end_at_crlf_too(lsp: Session) -> None:
     """The client's positions count UTF-16 code units (an emoji is two) and LSP's lines end
     at \\r\\n too; flowcheck counts characters and lines at \\n: the server converts."""

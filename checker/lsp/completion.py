@@ -30,9 +30,6 @@ _PROTOCOL_ITEMS = ("doc", "page", "mapping", "start", "thread", "device", "expec
 # (docs/language.md, section 7).
 _ARCH_ONLY = frozenset(("flush", "writeback", "invalidate", "purge_tlb", "map", "unmap", "set",
                         "clear", "if", "else", "return"))
-_OPERAND_AFTER = frozenset(("read", "write", "copy", "<-", "dma_read", "dma_write", "unmap",
-                            "map", "at", "(", ",", "flush", "writeback", "invalidate",
-                            "purge_tlb", "munmap"))
 
 
 def completion(document: Document, offset: int) -> types.CompletionList:
@@ -58,7 +55,7 @@ def completion(document: Document, offset: int) -> types.CompletionList:
         elif previous in ("=", "return"):
             items = [*_functions(document), _keyword("mmap", "statement"),
                      _keyword("map", "arch statement")]
-        elif previous in _OPERAND_AFTER or previous in ("if", "not", "and", "or"):
+        elif previous in names.OPERANDS or previous in ("if", "not", "and", "or"):
             items = _in_scope(document, offset)
         else:
             items = [*_in_scope(document, offset), *_functions(document)]
