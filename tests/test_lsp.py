@@ -440,7 +440,12 @@ def test_completion_offers_api_names_and_the_names_in_scope(lsp: Session) -> Non
     assert set(labels) == {"log", "qemu"}
 
 
-# Where statements are completed: `$` is where the statement goes.
+# Where statements and declarations are completed: `$` is where one goes.
+IN_THREAD = PROTOCOL.replace("        kunmap_atomic(k)\n", "        $\n        kunmap_atomic(k)\n")
+IN_PROTOCOL = PROTOCOL.replace("    mapping qemu = user(log)\n",
+                               "    mapping qemu = user(log)\n    $\n")
+IN_DEVICE = PROTOCOL.replace("    thread qemu {", "    device dma {\n        $\n    }\n"
+                             "    thread qemu {")
 ARCH_BODY = """\
 arch completing extends generic {
     fn f(p: page, m: mapping) -> mapping {
@@ -464,6 +469,68 @@ def test_completion_after_set_or_clear_is_a_page_or_mapping(lsp: Session) -> Non
     uri = lsp.open("complete_set.flow", ARCH_BODY)
     for word in ("set", "clear"):
         assert set(_completed(lsp, uri, ARCH_BODY.replace("$", f"{word} $"))) == {"p", "m", "x"}
+
+
+def test_completion_offers_only_names_the_checker_takes_there(lsp: Session) -> None:
+    """A name is offered where an operand goes only if it is of the kind taken there (read
+    takes a mapping, mmap a page, munmap a user mapping...): each one offered, written
+    there, makes a document with no diagnostics."""
+    cases = [
+        (IN_THREAD, "read $[0]", {"qemu", "k"}),  # not the page `log`
+        (IN_THREAD, "copy k <- $", {"qemu", "k"}),
+        (IN_THREAD, "u = mmap($)", {"log"}),
+        (IN_THREAD, "munmap($)", {"qemu"}),  # not `k`: a kmap handle is no user mapping
+        (IN_THREAD, "lock mu\n        unlock $", {"mu"}),
+        (IN_DEVICE, "dma_read $[0]", {"log"}),
+        (ARCH_BODY, "y = map $", {"p"}),
+        (ARCH_BODY, "unmap $", {"m", "x"}),
+        (ARCH_BODY, "y = map p colour user($)", {"p"}),
+        (IN_PROTOCOL, "mapping other = user($)", {"log"}),
+        (IN_PROTOCOL, "start $ clean", {"qemu"}),
+        (IN_PROTOCOL, "start kernel($) dirty", {"log"}),
+    ]
+    uri = lsp.open("complete_kinds.flow", PROTOCOL)
+    for text, statement, expected in cases:
+        template = text.replace("$", statement)
+        labels = _completed(lsp, uri, template)
+        assert set(labels) == expected, statement
+        for label in labels:
+            lsp.change(uri, template.replace("$", label))
+            assert lsp.diagnostics_of(uri) == [], (statement, label)
+    # `flush NAME` takes a mapping; a page's aliases are `flush kernel(P)` and the like.
+    assert set(_completed(lsp, uri, ARCH_BODY.replace("$", "flush $"))) == {
+        "m", "x", "kernel", "user", "all"}
+
+
+def test_completion_offers_no_statement_the_checker_rejects(lsp: Session) -> None:
+    uri = lsp.open("complete_rejected.flow", PROTOCOL)
+    # After `=` in a protocol: functions that return a mapping and mmap; not `map`, a cache
+    # micro-operation ("'map' is a cache micro-operation..."), nor kunmap or munmap, which
+    # return nothing.
+    labels = set(_completed(lsp, uri, IN_THREAD.replace("$", "u = $")))
+    assert {"kmap", "kmap_atomic", "mmap"} <= labels
+    assert not labels & {"map", "kunmap", "kunmap_atomic", "munmap", "flush_dcache_page"}
+    # Where a statement starts in a protocol: no cache micro-operation, no `mmap` without
+    # a variable to keep its mapping in.
+    labels = set(_completed(lsp, uri, IN_THREAD))
+    assert {"read", "signal", "munmap", "flush_dcache_page"} <= labels
+    assert not labels & {"map", "unmap", "flush", "set", "if", "return", "mmap"}
+    # In an arch function, `map` after `=`; after `return`, a mapping but not mmap's.
+    assert "map" in _completed(lsp, uri, ARCH_BODY.replace("$", "y = $"))
+    labels = set(_completed(lsp, uri, ARCH_BODY.replace("$", "return $")))
+    assert {"m", "x", "map", "kmap"} <= labels and not labels & {"p", "mmap", "kunmap"}
+    # A device: its statements only.
+    assert set(_completed(lsp, uri, IN_DEVICE)) == {
+        "dma_read", "dma_write", "signal", "wait", "lock", "unlock", "either", "or", "repeat"}
+    assert _completed(lsp, uri, IN_DEVICE.replace("$", "read $")) == []
+
+
+def test_completion_never_offers_the_word_being_typed(lsp: Session) -> None:
+    """`signal d` half typed: `d` is in the text, but it is no event yet."""
+    uri = lsp.open("complete_typed.flow", PROTOCOL)
+    for typed in ("signal d$", "wait sy$", "signal $"):
+        assert _completed(lsp, uri, IN_THREAD.replace("$", typed)) == ["synced"], typed
+    assert _completed(lsp, uri, IN_THREAD.replace("$", "lock mu\n        unlock m$")) == ["mu"]
 
 
 def test_positions_are_utf16_and_lines_end_at_crlf_too(lsp: Session) -> None:

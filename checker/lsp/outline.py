@@ -273,9 +273,6 @@ class Outline:
         """The arches this document defines, in order."""
         return list(dict.fromkeys(o.text for o in self.occurrences if o.role == ARCH))
 
-    def events(self, block: Block | None) -> list[str]:
-        return list(dict.fromkeys(o.text for o in self.in_block(block, EVENT)))
-
     def _param(self, token: Token, block: Block, body: Body) -> Occurrence:
         return Occurrence(token, PARAM, block, body, body.kind)
 
