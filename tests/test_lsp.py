@@ -71,11 +71,19 @@ class Session:
         self.tmp = tmp
         self.versions: dict[str, int] = {}
 
+        self.messages: list[types.ShowMessageParams] = []
+
         @self.client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
         async def published(params: types.PublishDiagnosticsParams) -> None:
             async with self.changed:
                 self.diagnostics.setdefault(params.uri, []).append(
                     (params.version, list(params.diagnostics)))
+                self.changed.notify_all()
+
+        @self.client.feature(types.WINDOW_SHOW_MESSAGE)
+        async def shown(params: types.ShowMessageParams) -> None:
+            async with self.changed:
+                self.messages.append(params)
                 self.changed.notify_all()
 
         self.run(self._start())
@@ -137,6 +145,18 @@ class Session:
                         if published == version:
                             return found
                     await self.changed.wait()
+
+        return self.run(wait())
+
+    def messages_with(self, text: str) -> list[types.ShowMessageParams]:
+        """The messages shown to the user (window/showMessage) that contain `text`, once
+        there is one."""
+
+        async def wait() -> list[types.ShowMessageParams]:
+            async with self.changed:
+                while not (found := [m for m in self.messages if text in m.message]):
+                    await self.changed.wait()
+                return found
 
         return self.run(wait())
 
@@ -347,6 +367,34 @@ def test_hover_on_a_broken_document_gives_no_stale_line(lsp: Session) -> None:
     # The built-in arches' lines are not the document's: they stay.
     value = lsp.hover(uri, at(broken, "kunmap_atomic(k)", 2)).contents.value
     assert re.search(r"\(parisc\.flow:\d+\)", value)
+
+
+def test_an_unknown_arch_in_the_setting_is_told_and_the_known_ones_used(lsp: Session) -> None:
+    uri = lsp.open("setting_unknown.flow", PROTOCOL)
+    assert lsp.diagnostics_of(uri) == []
+    lsp.configure({"flowcheck": {"arches": ["nope", "x86"]}})
+    try:
+        (told,) = lsp.messages_with("'nope'")
+        assert told.type == types.MessageType.Warning
+        assert told.message == ("flowcheck: the `arches` setting names 'nope', which is no "
+                                "arch: hover and go to definition use x86")
+        value = lsp.hover(uri, at(PROTOCOL, "kunmap_atomic(k)", 2)).contents.value
+        assert re.findall(r"^#### (\w+)", value, re.M) == ["x86"]
+        # Told once, not again at each change.
+        lsp.change(uri, PROTOCOL + "\n")
+        lsp.diagnostics_of(uri)
+        assert len(lsp.messages_with("'nope'")) == 1
+        # No known arch at all: the default selection, said so.
+        lsp.configure({"flowcheck": {"arches": ["parisx"]}})
+        (told,) = lsp.messages_with("'parisx'")
+        assert told.message.startswith("flowcheck: the `arches` setting names 'parisx' (did "
+                                       "you mean 'parisc'?), which is no arch: hover and go "
+                                       "to definition use the default arches instead")
+        value = lsp.hover(uri, at(PROTOCOL, "kunmap_atomic(k)", 2)).contents.value
+        assert re.findall(r"^#### (\w+)", value, re.M) == ["arm_v6", "parisc"]
+        assert "the `arches` setting names no arch this document knows" in value
+    finally:
+        lsp.configure({"flowcheck": {"arches": None}})
 
 
 # -- definition -------------------------------------------------------------------------------

@@ -57,6 +57,17 @@ class Document:
         """The keys of the arches hover and go-to-definition speak of."""
         return self.selection[0]
 
+    @cached_property
+    def unknown_arches(self) -> list[str]:
+        """The names in the `arches` setting that are no arch: neither one the library has
+        nor one the document defines (which it may not have loaded yet)."""
+        if not self.arches_setting:
+            return []
+        known = {arch.name for arch in self.library.arches.values()}
+        known.update(self.outline.arch_names())
+        return [name for name in dict.fromkeys(self.arches_setting)
+                if name != ALL and name not in known]
+
 
 def selected_arches(library: model.Library, outline: Outline,
                     setting: Sequence[str] | None) -> tuple[list[str], str]:
@@ -67,14 +78,18 @@ def selected_arches(library: model.Library, outline: Outline,
     for key, arch in library.arches.items():
         by_name.setdefault(arch.name, []).append(key)
     builtin = sorted(key for key, arch in library.arches.items() if arch.builtin)
+    ignored = ""
     if setting:
         if ALL in setting:
             return [*builtin, *sorted(library.user_arches)], "every arch (the `arches` setting)"
+        # A name that is no arch is left out (the server tells the user, once): the others
+        # still select, and with none left the default applies, said so.
         keys = [key for name in dict.fromkeys(setting) for key in by_name.get(name, ())]
         if keys:
             return keys, "the `arches` setting"
+        ignored = "; the `arches` setting names no arch this document knows"
     named = [*outline.expect_arches(), *outline.arch_names()]
     keys = [key for name in dict.fromkeys(named) for key in by_name.get(name, ())]
     if keys:
-        return keys, "the arches this document's expect lines name and those it defines"
-    return builtin, "every built-in arch (no expect line names one)"
+        return keys, f"the arches this document's expect lines name and those it defines{ignored}"
+    return builtin, f"every built-in arch (no expect line names one){ignored}"
