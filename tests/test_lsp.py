@@ -71,11 +71,19 @@ class Session:
         self.tmp = tmp
         self.versions: dict[str, int] = {}
 
+        self.messages: list[types.ShowMessageParams] = []
+
         @self.client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
         async def published(params: types.PublishDiagnosticsParams) -> None:
             async with self.changed:
                 self.diagnostics.setdefault(params.uri, []).append(
                     (params.version, list(params.diagnostics)))
+                self.changed.notify_all()
+
+        @self.client.feature(types.WINDOW_SHOW_MESSAGE)
+        async def shown(params: types.ShowMessageParams) -> None:
+            async with self.changed:
+                self.messages.append(params)
                 self.changed.notify_all()
 
         self.run(self._start())
@@ -137,6 +145,18 @@ class Session:
                         if published == version:
                             return found
                     await self.changed.wait()
+
+        return self.run(wait())
+
+    def messages_with(self, text: str) -> list[types.ShowMessageParams]:
+        """The messages shown to the user (window/showMessage) that contain `text`, once
+        there is one."""
+
+        async def wait() -> list[types.ShowMessageParams]:
+            async with self.changed:
+                while not (found := [m for m in self.messages if text in m.message]):
+                    await self.changed.wait()
+                return found
 
         return self.run(wait())
 
@@ -326,6 +346,57 @@ def test_hover_follows_the_arches_setting_and_says_no_op(lsp: Session) -> None:
     assert _comment_above(REPO / "specs/arch/arm_vivt.flow", "fn flush_dcache_page(") in vivt
 
 
+def test_hover_on_a_broken_document_gives_no_stale_line(lsp: Session) -> None:
+    """While the document does not load, its own functions and arches come from the last
+    version that loaded: their line numbers are of that text (two lines were added above
+    since), so the hover gives none and says where what it shows comes from."""
+    uri = lsp.open("hover_broken.flow", VARIANT)
+    assert lsp.diagnostics_of(uri) == []
+    value = lsp.hover(uri, at(VARIANT, "kunmap_atomic(k)", 2)).contents.value
+    assert "(hover_broken.flow:2)" in value and "last version" not in value
+    broken = "// two lines\n// added\n" + VARIANT.replace("put_page(log)", "put_page(")
+    lsp.change(uri, broken)
+    assert lsp.diagnostics_of(uri)  # it does not parse
+    note = ("*`hover_broken.flow` does not load as it is now: what it defines is shown as it "
+            "was in the last version that loaded.*")
+    for needle in ("kunmap_atomic(k)", "on arm_v6_flushing"):
+        value = lsp.hover(uri, at(broken, needle, 4)).contents.value
+        assert not re.search(r"hover_broken\.flow:\d", value), value
+        assert "hover_broken.flow as it last loaded)" in value
+        assert value.endswith(note)
+    # The built-in arches' lines are not the document's: they stay.
+    value = lsp.hover(uri, at(broken, "kunmap_atomic(k)", 2)).contents.value
+    assert re.search(r"\(parisc\.flow:\d+\)", value)
+
+
+def test_an_unknown_arch_in_the_setting_is_told_and_the_known_ones_used(lsp: Session) -> None:
+    uri = lsp.open("setting_unknown.flow", PROTOCOL)
+    assert lsp.diagnostics_of(uri) == []
+    lsp.configure({"flowcheck": {"arches": ["nope", "x86"]}})
+    try:
+        (told,) = lsp.messages_with("'nope'")
+        assert told.type == types.MessageType.Warning
+        assert told.message == ("flowcheck: the `arches` setting names 'nope', which is no "
+                                "arch: hover and go to definition use x86")
+        value = lsp.hover(uri, at(PROTOCOL, "kunmap_atomic(k)", 2)).contents.value
+        assert re.findall(r"^#### (\w+)", value, re.M) == ["x86"]
+        # Told once, not again at each change.
+        lsp.change(uri, PROTOCOL + "\n")
+        lsp.diagnostics_of(uri)
+        assert len(lsp.messages_with("'nope'")) == 1
+        # No known arch at all: the default selection, said so.
+        lsp.configure({"flowcheck": {"arches": ["parisx"]}})
+        (told,) = lsp.messages_with("'parisx'")
+        assert told.message.startswith("flowcheck: the `arches` setting names 'parisx' (did "
+                                       "you mean 'parisc'?), which is no arch: hover and go "
+                                       "to definition use the default arches instead")
+        value = lsp.hover(uri, at(PROTOCOL, "kunmap_atomic(k)", 2)).contents.value
+        assert re.findall(r"^#### (\w+)", value, re.M) == ["arm_v6", "parisc"]
+        assert "the `arches` setting names no arch this document knows" in value
+    finally:
+        lsp.configure({"flowcheck": {"arches": None}})
+
+
 # -- definition -------------------------------------------------------------------------------
 
 
@@ -362,6 +433,43 @@ def test_definition_of_names_is_in_the_document(lsp: Session) -> None:
         assert found.range.start == expected.start
 
 
+# An arch the document defines, and a protocol that expects something of it.
+VARIANT = """\
+arch arm_v6_flushing extends arm_v6 {
+    fn kunmap_atomic(m: mapping) {
+        flush m
+        unmap m
+    }
+}
+""" + PROTOCOL.replace("on arm_v6\n", "on arm_v6_flushing\n")
+
+
+def test_definition_of_the_documents_own_function_while_it_does_not_parse(lsp: Session) -> None:
+    """The library of the last version that loaded has the `fn` at its old place (two
+    lines have been added above since), and one typed since is not in it at all: the `fn`
+    is found in the text as it is."""
+    uri = lsp.open("definition_broken.flow", VARIANT)
+    assert lsp.diagnostics_of(uri) == []
+    broken = "// two lines\n// added\n" + VARIANT.replace("put_page(log)", "put_page(")
+    lsp.change(uri, broken)
+    assert lsp.diagnostics_of(uri)  # it does not parse
+    found = lsp.definition(uri, at(broken, "kunmap_atomic(k)", 2))
+    here = [location.range for location in found if location.uri == uri]
+    assert here == [word_range(broken, "kunmap_atomic")]  # the `fn`, where it is now
+    assert any(location.uri.endswith("/specs/arch/parisc.flow") for location in found)
+    # A document that never loaded: the library has the built-in arches only.
+    uri = lsp.open("definition_never.flow", broken)
+    found = lsp.definition(uri, at(broken, "kunmap_atomic(k)", 2))
+    assert [location.range for location in found if location.uri == uri] == [
+        word_range(broken, "kunmap_atomic")]
+    typed = broken.replace("        unmap m\n    }\n", "        unmap m\n    }\n"
+                           "    fn new_helper(p: page) {\n    }\n", 1)
+    typed = typed.replace("signal synced", "new_helper(log)\n        signal synced")
+    lsp.change(uri, typed)
+    (found,) = lsp.definition(uri, at(typed, "new_helper(log)", 2))
+    assert found.uri == uri and found.range == word_range(typed, "new_helper")
+
+
 # -- completion -------------------------------------------------------------------------------
 
 
@@ -378,6 +486,99 @@ def test_completion_offers_api_names_and_the_names_in_scope(lsp: Session) -> Non
     # In an operand's place, only pages and mappings, and only those bound above the cursor.
     labels = lsp.completion(uri, at(text, "kmap_atomic(log)", 12))
     assert set(labels) == {"log", "qemu"}
+
+
+# Where statements and declarations are completed: `$` is where one goes.
+IN_THREAD = PROTOCOL.replace("        kunmap_atomic(k)\n", "        $\n        kunmap_atomic(k)\n")
+IN_PROTOCOL = PROTOCOL.replace("    mapping qemu = user(log)\n",
+                               "    mapping qemu = user(log)\n    $\n")
+IN_DEVICE = PROTOCOL.replace("    thread qemu {", "    device dma {\n        $\n    }\n"
+                             "    thread qemu {")
+ARCH_BODY = """\
+arch completing extends generic {
+    fn f(p: page, m: mapping) -> mapping {
+        x = map p
+        $
+        return x
+    }
+}
+"""
+
+
+def _completed(lsp: Session, uri: str, text: str) -> list[str]:
+    """The labels offered at `$` in `text` (without the `$`, the document's text)."""
+    lsp.change(uri, text.replace("$", ""))
+    return lsp.completion(uri, at(text, "$"))
+
+
+def test_completion_after_set_or_clear_is_a_page_or_mapping(lsp: Session) -> None:
+    """`set P.FLAG`: the words after which an operand goes are outline.OPERANDS, for the
+    scan and completion both; `set` and `clear` are among them (no function goes there)."""
+    uri = lsp.open("complete_set.flow", ARCH_BODY)
+    for word in ("set", "clear"):
+        assert set(_completed(lsp, uri, ARCH_BODY.replace("$", f"{word} $"))) == {"p", "m", "x"}
+
+
+def test_completion_offers_only_names_the_checker_takes_there(lsp: Session) -> None:
+    """A name is offered where an operand goes only if it is of the kind taken there (read
+    takes a mapping, mmap a page, munmap a user mapping...): each one offered, written
+    there, makes a document with no diagnostics."""
+    cases = [
+        (IN_THREAD, "read $[0]", {"qemu", "k"}),  # not the page `log`
+        (IN_THREAD, "copy k <- $", {"qemu", "k"}),
+        (IN_THREAD, "u = mmap($)", {"log"}),
+        (IN_THREAD, "munmap($)", {"qemu"}),  # not `k`: a kmap handle is no user mapping
+        (IN_THREAD, "lock mu\n        unlock $", {"mu"}),
+        (IN_DEVICE, "dma_read $[0]", {"log"}),
+        (ARCH_BODY, "y = map $", {"p"}),
+        (ARCH_BODY, "unmap $", {"m", "x"}),
+        (ARCH_BODY, "y = map p colour user($)", {"p"}),
+        (IN_PROTOCOL, "mapping other = user($)", {"log"}),
+        (IN_PROTOCOL, "start $ clean", {"qemu"}),
+        (IN_PROTOCOL, "start kernel($) dirty", {"log"}),
+    ]
+    uri = lsp.open("complete_kinds.flow", PROTOCOL)
+    for text, statement, expected in cases:
+        template = text.replace("$", statement)
+        labels = _completed(lsp, uri, template)
+        assert set(labels) == expected, statement
+        for label in labels:
+            lsp.change(uri, template.replace("$", label))
+            assert lsp.diagnostics_of(uri) == [], (statement, label)
+    # `flush NAME` takes a mapping; a page's aliases are `flush kernel(P)` and the like.
+    assert set(_completed(lsp, uri, ARCH_BODY.replace("$", "flush $"))) == {
+        "m", "x", "kernel", "user", "all"}
+
+
+def test_completion_offers_no_statement_the_checker_rejects(lsp: Session) -> None:
+    uri = lsp.open("complete_rejected.flow", PROTOCOL)
+    # After `=` in a protocol: functions that return a mapping and mmap; not `map`, a cache
+    # micro-operation ("'map' is a cache micro-operation..."), nor kunmap or munmap, which
+    # return nothing.
+    labels = set(_completed(lsp, uri, IN_THREAD.replace("$", "u = $")))
+    assert {"kmap", "kmap_atomic", "mmap"} <= labels
+    assert not labels & {"map", "kunmap", "kunmap_atomic", "munmap", "flush_dcache_page"}
+    # Where a statement starts in a protocol: no cache micro-operation, no `mmap` without
+    # a variable to keep its mapping in.
+    labels = set(_completed(lsp, uri, IN_THREAD))
+    assert {"read", "signal", "munmap", "flush_dcache_page"} <= labels
+    assert not labels & {"map", "unmap", "flush", "set", "if", "return", "mmap"}
+    # In an arch function, `map` after `=`; after `return`, a mapping but not mmap's.
+    assert "map" in _completed(lsp, uri, ARCH_BODY.replace("$", "y = $"))
+    labels = set(_completed(lsp, uri, ARCH_BODY.replace("$", "return $")))
+    assert {"m", "x", "map", "kmap"} <= labels and not labels & {"p", "mmap", "kunmap"}
+    # A device: its statements only.
+    assert set(_completed(lsp, uri, IN_DEVICE)) == {
+        "dma_read", "dma_write", "signal", "wait", "lock", "unlock", "either", "or", "repeat"}
+    assert _completed(lsp, uri, IN_DEVICE.replace("$", "read $")) == []
+
+
+def test_completion_never_offers_the_word_being_typed(lsp: Session) -> None:
+    """`signal d` half typed: `d` is in the text, but it is no event yet."""
+    uri = lsp.open("complete_typed.flow", PROTOCOL)
+    for typed in ("signal d$", "wait sy$", "signal $"):
+        assert _completed(lsp, uri, IN_THREAD.replace("$", typed)) == ["synced"], typed
+    assert _completed(lsp, uri, IN_THREAD.replace("$", "lock mu\n        unlock m$")) == ["mu"]
 
 
 def test_positions_are_utf16_and_lines_end_at_crlf_too(lsp: Session) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from checker.errors import FlowError
+from checker.front import model
 from checker.front import syntax as st
 from checker.front.source import Span
 from checker.front.spellings import respell
@@ -31,6 +32,12 @@ class Target:
         if self.hook is not None:
             return f"on {self.hook}"
         return self.function
+
+    def code_in(self, arch: model.Arch) -> model.Function | None:
+        """The function or hook that runs on `arch`, if the arch has it."""
+        if self.hook is not None:
+            return arch.hooks.get(self.hook)
+        return arch.functions.get(self.function or "")
 
 
 def call_target(outline: Outline, occurrence: Occurrence) -> Target:

@@ -4,7 +4,10 @@
   the arch file that defines the body the arch runs (generic.flow for an inherited one);
   built-in arch files are given by their real file:// URI, in the checkout's specs/arch or
   the installed package's data. The kernel's spellings go where they lead (`dma_map_page(p,
-  DMA_TO_DEVICE)` to dma_map_page_to_device, `mmap` to the `on user_map` hooks).
+  DMA_TO_DEVICE)` to dma_map_page_to_device, `mmap` to the `on user_map` hooks). A
+  function the document defines is found where its `fn` is in the text as it is now, by
+  outline.py's scan: while the text does not load, the library (the last version that
+  loaded) has it at a place that may have moved, or not at all if it was typed since.
 - An arch name (`expect ... on A`, `extends A`): the arch block, in this document or an arch
   file.
 - A page, mapping, mapping variable, parameter, thread, event or lock: its declaration in
@@ -17,7 +20,6 @@ import re
 
 from lsprotocol import types
 
-from checker.front import model
 from checker.front.source import Span
 from checker.lsp import outline as names
 from checker.lsp.calls import Target, call_target
@@ -46,24 +48,52 @@ def definition(document: Document, offset: int) -> list[types.Location] | None:
 def _functions(document: Document, locator: Locator, target: Target) -> list[types.Location]:
     library = document.library
     keys = document.arches
-    if not any(_code_of(library.arches[k], target) for k in keys):
+    if not any(target.code_in(library.arches[k]) for k in keys):
         keys = list(library.arches)  # none selected has it: wherever one is defined
     found: dict[tuple[str, int, int], types.Location] = {}
     for key in keys:
-        function = _code_of(library.arches[key], target)
+        function = target.code_in(library.arches[key])
         if function is None:
             continue
-        location = _named(document, locator, function.span, function.name)
-        if location is not None:
+        if document.stale(function.span):
+            # Defined in this document as it last loaded: where that `fn` is now, if it is
+            # still in the same arch block.
+            located = [_here(document, o.token)
+                       for o in _declared_here(document, target, function.arch)]
+        else:
+            location = _named(document, locator, function.span, function.name)
+            located = [location] if location is not None else []
+        for location in located:
             found.setdefault((location.uri, location.range.start.line,
                               location.range.start.character), location)
+    # The document's arch blocks the library does not know: typed since the document last
+    # loaded (or it never did). The scan of the text as it is sees their `fn NAME`.
+    known = {arch.name for arch in library.arches.values()}
+    unloaded = [o for o in _declared_here(document, target) if _arch_of(o) not in known]
+    if not found:
+        # Nor does the library know the function where the document defines it: that `fn`
+        # was typed since the document last loaded. Wherever the document defines it, then.
+        unloaded = _declared_here(document, target)
+    for occurrence in unloaded:
+        location = _here(document, occurrence.token)
+        found.setdefault((location.uri, location.range.start.line,
+                          location.range.start.character), location)
     return list(found.values())
 
 
-def _code_of(arch: model.Arch, target: Target) -> model.Function | None:
-    if target.hook is not None:
-        return arch.hooks.get(target.hook)
-    return arch.functions.get(target.function or "")
+def _declared_here(document: Document, target: Target,
+                   arch: str | None = None) -> list[names.Occurrence]:
+    """The document's own `fn NAME` (`on NAME` for a hook) in its text as it is now, in the
+    arch block named `arch` (in any arch block when None)."""
+    role, name = (names.HOOK, target.hook) if target.hook else (names.FUNCTION, target.function)
+    return [o for o in document.outline.occurrences if o.role == role and o.text == name
+            and (arch is None or _arch_of(o) == arch)]
+
+
+def _arch_of(occurrence: names.Occurrence) -> str | None:
+    """The name of the block an occurrence is in (None when the block has none yet)."""
+    block = occurrence.block
+    return block.name.text if block is not None and block.name is not None else None
 
 
 def _arch(document: Document, locator: Locator, name: str) -> list[types.Location]:
@@ -87,7 +117,7 @@ def _here(document: Document, token: names.Token) -> types.Location:
 def _named(document: Document, locator: Locator, span: Span, name: str) -> types.Location | None:
     """The location of `name` in the declaration at `span` (`fn NAME`, `arch NAME`), the
     document's own declarations in the text as it is now."""
-    if span.path == document.analysis.path and document.known is not document.analysis:
+    if document.stale(span):
         return None  # a declaration of an older text of this document: its place moved
     location = locator.location(span)
     text = locator.text(span.path)

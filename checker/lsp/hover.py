@@ -6,6 +6,10 @@ there in a line (effects.py: `no-op` when it does nothing), where the body comes
 (defined in the arch, or inherited), and the body as `check --show-arch` quotes it, with the
 comment above it that cites the kernel code it follows, shortened. A body shown for an earlier
 arch is not repeated: its section says which one it is.
+
+While the document does not load, the library that answers is the last version of it that
+did (document.py): what the document itself defines is shown as it was then, said so, and
+without a line number, which lines typed above it since would have made wrong.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from lsprotocol import types
 from checker.front import model
 from checker.front.kernel_names import unknown_function
 from checker.front.resolve_arch import signature
+from checker.front.source import Span
 from checker.lsp import outline as names
 from checker.lsp.calls import Target, call_target
 from checker.lsp.document import Document
@@ -60,26 +65,28 @@ def _call(document: Document, target: Target) -> str | None:
     code = target.code
     if code is None:
         return "\n".join(lines).strip()
-    having = [k for k in keys if _code_of(library.arches[k], target) is not None]
+    having = [k for k in keys if target.code_in(library.arches[k]) is not None]
     if not having:
         arch = library.arches[keys[0]] if keys else None
         modelled = arch.functions if arch is not None else {}
         message = unknown_function(code, arch.name if arch else "?", modelled)
         return "\n".join([*lines, message[0].upper() + message[1:] + "."])
-    first = _code_of(library.arches[having[0]], target)
+    first = target.code_in(library.arches[having[0]])
     assert first is not None
     title = f"on {target.hook}(p: page)" if target.hook else signature(first)
     lines.append(f"**`{title}`** on {len(keys)} arch{'es' * (len(keys) != 1)} ({why})")
     shown: dict[tuple[str, int], str] = {}  # a definition quoted already -> in which section
+    defined: list[model.Function] = []
     for key in keys:
         arch = library.arches[key]
-        function = _code_of(arch, target)
+        function = target.code_in(arch)
         lines += ["", f"#### {arch.name}"]
         if function is None:
             lines.append(f"not defined on {arch.name}: a call is an error there")
             continue
+        defined.append(function)
         origin = "defined in" if function.arch == arch.name else "inherited from"
-        where = f"{PurePosixPath(function.span.path).name}:{function.span.line}"
+        where = _where(document, function.span)
         does = summary(function, arch)
         does = f"**{does}**" if does == "no-op" else does  # said plainly, and seen at once
         lines.append(f"{does} — {origin} {function.arch} ({where})")
@@ -89,13 +96,25 @@ def _call(document: Document, target: Target) -> str | None:
             continue
         shown[place] = arch.name
         lines += _quoted(document, function)
+    if any(document.stale(function.span) for function in defined):
+        lines += ["", _stale_note(document)]
     return "\n".join(lines)
 
 
-def _code_of(arch: model.Arch, target: Target) -> model.Function | None:
-    if target.hook is not None:
-        return arch.hooks.get(target.hook)
-    return arch.functions.get(target.function or "")
+def _where(document: Document, span: Span) -> str:
+    """`FILE:LINE` of a definition; for one of this document while it does not load, no
+    line: the line is of the last version that loaded, and lines may have come or gone
+    above it since (the hover then says so, _stale_note)."""
+    name = PurePosixPath(span.path).name
+    if document.stale(span):
+        return f"{name} as it last loaded"
+    return f"{name}:{span.line}"
+
+
+def _stale_note(document: Document) -> str:
+    name = PurePosixPath(document.analysis.path).name
+    return (f"*`{name}` does not load as it is now: what it defines is shown as it was in the "
+            "last version that loaded.*")
 
 
 def _quoted(document: Document, function: model.Function) -> list[str]:
@@ -122,11 +141,13 @@ def _arch(document: Document, name: str) -> str | None:
     chain = [arch.name]
     while (parent := document.library.arches.get(chain[-1])) is not None and parent.parent:
         chain.append(parent.parent)
-    where = f"{PurePosixPath(arch.span.path).name}:{arch.span.line}"
+    where = _where(document, arch.span)
     lines = [f"**arch {' extends '.join(chain)}** ({arch.kernel or 'kernel version not given'}"
              f", {where})", "", geometry(arch)]
     if arch.doc:
         lines += ["", arch.doc]
+    if document.stale(arch.span):
+        lines += ["", _stale_note(document)]
     return "\n".join(lines)
 
 

@@ -45,11 +45,6 @@ _CONDITION_WORDS = frozenset({"and", "or", "not"})
 # Words that are keywords when a `(` follows them and they do not start a call: predicates
 # (`highmem(p)`), alias sets (`flush kernel(p)`), `user(P)` of a mapping or colour.
 _PAREN_WORDS = frozenset({"anon", "file", "highmem", "mapped", "kernel", "user", "all"})
-# After these a name is an operand (a page, a mapping, a variable), whatever its spelling.
-_OPERAND_AFTER = frozenset((
-    "read", "write", "copy", "<-", "dma_read", "dma_write", "unmap", "map", "at", "(", ",",
-    "flush", "writeback", "invalidate", "purge_tlb",
-))
 _BODY_HEADS = frozenset({"thread", "device", "fn", "on"})
 
 # What a name is (Occurrence.role).
@@ -74,6 +69,28 @@ KEYWORD = "keyword"
 OTHER = "other"  # anything else (a start state, a cache indexing, ...)
 
 DECLARATIONS = frozenset({ARCH, PROTOCOL, PAGE, MAPPING, THREAD, FUNCTION, HOOK, PARAM, CACHE})
+
+# The words a page or mapping name follows in a statement (grammar/flow.lark), and which of
+# the two the resolver (checker/front/resolve_body.py) takes there: PAGE, MAPPING, or
+# EITHER. The outline reads a name after one of them as an operand whatever its spelling;
+# completion offers only names of the kind taken. `(` and `,` are a call's arguments (a page
+# or a mapping, by the function's parameters; `mmap(` a page and `munmap(` a mapping, which
+# completion tells apart), an alias set's or a predicate's. Not `munmap` itself: `munmap(U)`
+# puts a `(` before its operand.
+EITHER = "page or mapping"
+OPERANDS: dict[str, str] = {
+    "read": MAPPING, "write": MAPPING,  # `read M[I]`
+    "copy": MAPPING, "<-": MAPPING,  # `copy DST <- SRC`
+    "unmap": MAPPING,
+    "at": MAPPING,  # `u = mmap(P) at V`
+    # `flush M`: a name alone is a mapping; a page's aliases are `kernel(P)`, `user(P)`...
+    "flush": MAPPING, "writeback": MAPPING, "invalidate": MAPPING, "purge_tlb": MAPPING,
+    "dma_read": PAGE, "dma_write": PAGE,  # `dma_read P[I]`
+    "map": PAGE,  # `x = map P`
+    "set": EITHER, "clear": EITHER,  # `set P.FLAG`: a page, or the page behind a mapping
+    "(": EITHER, ",": EITHER,
+}
+_OPERAND_AFTER = frozenset(OPERANDS)
 
 
 @dataclass(frozen=True)
@@ -255,9 +272,6 @@ class Outline:
     def arch_names(self) -> list[str]:
         """The arches this document defines, in order."""
         return list(dict.fromkeys(o.text for o in self.occurrences if o.role == ARCH))
-
-    def events(self, block: Block | None) -> list[str]:
-        return list(dict.fromkeys(o.text for o in self.in_block(block, EVENT)))
 
     def _param(self, token: Token, block: Block, body: Body) -> Occurrence:
         return Occurrence(token, PARAM, block, body, body.kind)

@@ -14,7 +14,8 @@ logMessage) and answered with nothing, never a dead server.
 Settings (initializationOptions, or workspace/didChangeConfiguration's settings, either at
 the top level or under "flowcheck"): `arches`, a list of arch names that hover and go-to-
 definition speak of (`["all"]`: every arch); by default, the arches the document's `expect`
-lines name and those it defines, or every built-in arch.
+lines name and those it defines, or every built-in arch. A name there that is no arch is
+left out, and the user is told (window/showMessage), once per setting.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import Any, TypeVar
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
+from checker.front.suggest import suggest
 from checker.lsp.analysis import Analysis, analyze, builtin_only
 from checker.lsp.completion import completion
 from checker.lsp.definition import definition
@@ -56,6 +58,9 @@ class FlowLanguageServer(LanguageServer):
         self.debounce = DEBOUNCE_SECONDS
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._builtin: Analysis | None = None
+        # The unknown names of the `arches` setting already told of: each once, not on
+        # every change of every document.
+        self._told: set[tuple[str, ...]] = set()
 
     # -- documents --------------------------------------------------------------------------
 
@@ -112,6 +117,35 @@ class FlowLanguageServer(LanguageServer):
             return
         self.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=uri, diagnostics=found, version=version))
+        try:
+            self.check_setting(uri)
+        except Exception as error:  # a bug in flowcheck: logged, and the server goes on
+            self.say(f"flowcheck: the `arches` setting not checked: {type(error).__name__}: "
+                     f"{error}")
+
+    def check_setting(self, uri: str) -> None:
+        """Tell the user (window/showMessage) of names in the `arches` setting that are no
+        arch, which hover and go-to-definition leave out. Checked against a document's
+        arches (the built-in ones, and those it defines), so when one opens or changes, and
+        when the setting does."""
+        document = self.document(uri) if self.arches_setting else None
+        if document is None or not document.unknown_arches:
+            return
+        unknown = tuple(document.unknown_arches)
+        if unknown in self._told:
+            return
+        self._told.add(unknown)
+        known = sorted({arch.name for arch in document.library.arches.values()}
+                       | set(document.outline.arch_names()))
+        names = ", ".join(f"'{name}'{suggest(name, known)}" for name in unknown)
+        chosen = [name for name in dict.fromkeys(self.arches_setting or ())
+                  if name not in unknown]
+        using = (f"use {', '.join(chosen)}" if chosen else
+                 "use the default arches instead (those the document's expect lines name and "
+                 "those it defines, else every built-in one)")
+        self.say(f"flowcheck: the `arches` setting names {names}, which "
+                 f"{'is no arch' if len(unknown) == 1 else 'are no arches'}: hover and go to "
+                 f"definition {using}", show=True)
 
     def forget(self, uri: str) -> None:
         timer = self._timers.pop(uri, None)
@@ -136,15 +170,22 @@ class FlowLanguageServer(LanguageServer):
             arches = [name.strip() for name in arches.split(",")]
         if isinstance(arches, list) and all(isinstance(a, str) for a in arches):
             self.arches_setting = tuple(a for a in arches if a) or None
+            self._told.clear()  # a new setting: its unknown names are told anew
         else:
             self.say("flowcheck: the `arches` setting is a list of arch names; ignored")
 
-    def say(self, message: str) -> None:
+    def say(self, message: str, show: bool = False) -> None:
+        """A warning in the client's log (window/logMessage), or shown to the user
+        (window/showMessage) when `show`: what the user must act on."""
         log.warning("%s", message)
         # With no client to tell (shutting down), the log line is enough.
         with contextlib.suppress(Exception):
-            self.window_log_message(
-                types.LogMessageParams(type=types.MessageType.Warning, message=message))
+            if show:
+                self.window_show_message(
+                    types.ShowMessageParams(type=types.MessageType.Warning, message=message))
+            else:
+                self.window_log_message(
+                    types.LogMessageParams(type=types.MessageType.Warning, message=message))
 
 
 def _guarded(default: Result) -> Callable[[Callable[..., Result]], Callable[..., Result]]:
