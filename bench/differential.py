@@ -5,7 +5,8 @@
 
 Cases come from the hypothesis strategies the test suite uses (tests/strategies.py): random
 protocols (threads and a device, pages of 1-4 words, user mappings at fixed or free colours,
-reads, writes, copies, kmap/kunmap, mmap/munmap, signal/wait, locks, either, DMA) on random
+some starting unfaulted (a page fault at the first access), reads, writes, copies,
+kmap/kunmap, mmap/munmap, signal/wait, locks, either, DMA) on random
 single-level arches (indexing, colours, write policy, line size, speculation, DMA coherence,
 random bodies for kmap, kunmap, a flush function and both hooks). Each case is checked as the
 command checks it, once per engine: the search, the redundant-flush analysis and the replay of

@@ -2,7 +2,8 @@
 
 They exercise every statement kind the machine has (accesses, copies, DMA from CPU threads
 and from devices, signals, locks, either, kmap/kunmap, mmap/munmap with their hooks, the
-maintenance operations on every alias set, flags and conditions), on random cache geometries
+page fault of a mapping that starts unfaulted, the maintenance operations on every alias
+set, flags and conditions, `mapped` and `faulted` among them), on random cache geometries
 (0-2 levels, every indexing, colours, write policy, line size, speculation, DMA coherence,
 victim_fill). Every protocol statement gets its own line number, so that the redundant-flush
 analysis (keyed by statement) can be compared between engines. The differential test
@@ -34,7 +35,8 @@ def _maintenance(draw, page: str, mapping: str | None) -> m.Maintenance:
 
 
 def _condition(draw, page: str) -> m.Condition:
-    atoms = [m.PagePredicate(k, page) for k in ("anon", "file", "highmem", "mapped")]
+    atoms = [m.PagePredicate(k, page)
+             for k in ("anon", "file", "highmem", "mapped", "faulted")]
     atoms.append(m.FlagTest(page, "dirty"))
     a = draw(st.sampled_from(atoms))
     if draw(st.booleans()):
@@ -115,7 +117,7 @@ def protocols(draw, max_words: int = 2, symmetric: bool = False) -> m.Protocol:
     for i in range(draw(st.integers(0, 2))):
         page = draw(st.sampled_from(pages))
         colour = draw(st.sampled_from([None, 0, 1, None, 2, 3] if symmetric else [None, 0, 1]))
-        start = draw(st.sampled_from(["any", "any", "clean", "empty"]))
+        start = draw(st.sampled_from(["any", "any", "clean", "empty", "unfaulted"]))
         mappings.append(m.UserMapping(f"u{i}", page.name, colour, S, start))
     threads = []
     events = ["e0", "e1"]

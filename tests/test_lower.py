@@ -168,3 +168,85 @@ def test_a_mapping_of_two_possible_pages_cannot_be_asked_about(tmp_path: Path) -
         assert "the page behind 'kx' is not known here (it may be a or b)" in str(error)
     else:
         raise AssertionError("no error")
+
+
+UNFAULTED = """
+arch faulting {
+    cache L1 vipt colours 2 write_back
+    fn kmap(p: page) -> mapping { return map p colour linear }
+    fn same(m: mapping) -> mapping { return m }
+    fn peek(m: mapping) { read m[0] }
+    on user_map(p: page) {
+        if not p.clean { flush kernel(p); set p.clean }
+    }
+}
+protocol p {
+    page a file
+    page b file
+    mapping ua = user(a)
+    mapping ub = user(b)
+    start ua unfaulted
+    thread t {
+        read ua[0]
+        read ub[0]
+        peek(ua)
+        k = kmap(b)
+        copy ua <- k
+        v = mmap(b)
+    }
+}
+"""
+
+
+def test_an_access_through_an_unfaulted_mapping_may_fault_first(tmp_path: Path) -> None:
+    library = load_text(tmp_path, UNFAULTED)
+    program = lower(library.protocols[0], library.arches["faulting"])
+    ua = next(h for h, info in enumerate(program.handles) if info.name == "ua")
+    assert program.handles[ua].start == "unfaulted"
+    faults = [n for n in program.nodes if n.kind == "fault"]
+    # `read ua`, the read inside peek(ua) (the parameter is ua's register), the copy's
+    # destination; not `read ub`, nor the copy's source.
+    assert len(faults) == 3 and all(n.handle == ua for n in faults)
+    for fault in faults:
+        hook, access = fault.next
+        # Not faulting: straight to the access. Faulting: the hook, then the same access
+        # (which faults the mapping in).
+        assert program.nodes[access].kind in ("read", "copy")
+        at, seen = hook, []
+        while at != access:
+            node = program.nodes[at]
+            assert node.in_fault and "on user_map" in node.via and "page fault" in node.via
+            seen.append(node.kind)
+            at = node.next[-1] if node.kind == "test" else node.next[0]
+        assert seen == ["test"]  # `if not p.clean` false: straight on to the access
+    # The start flags: page b's hook ran (ub was faulted in before the start), a's did not
+    # (the mmap of b makes the program test b's flag too).
+    assert program.start_flags == (frozenset({(1, "clean")}),)
+
+
+def test_no_fault_node_where_the_hook_does_nothing(tmp_path: Path) -> None:
+    library = load_text(tmp_path, UNFAULTED.replace(
+        "on user_map(p: page) {\n        if not p.clean { flush kernel(p); set p.clean }\n    }",
+        ""))
+    program = lower(library.protocols[0], library.arches["faulting"])
+    assert not any(n.kind == "fault" for n in program.nodes)  # the access alone faults
+
+
+def test_an_unfaulted_mapping_cannot_be_returned(tmp_path: Path) -> None:
+    text = UNFAULTED.replace("peek(ua)", "r = same(ua)\n        read r[0]")
+    library = load_text(tmp_path, text)
+    try:
+        lower(library.protocols[0], library.arches["faulting"])
+    except FlowError as error:
+        assert "'ua' starts unfaulted, so it cannot be returned from a function" in str(error)
+    else:
+        raise AssertionError("no error")
+
+
+def test_dropping_a_statement_keeps_its_page_fault_maintenance(tmp_path: Path) -> None:
+    library = load_text(tmp_path, UNFAULTED)
+    protocol = library.protocols[0]
+    peek = protocol.threads[0].body[2].span  # peek(ua): a call whose read faults
+    program = lower(protocol, library.arches["faulting"], frozenset({(peek,)}))
+    flushes = [n for n in program.nodes if n.kind == "maint" and n.origin == peek]
+    assert flushes and all(n.in_fault for n in flushes)

@@ -25,6 +25,8 @@ CASES = [
     ("levels", ["tests/litmus/levels.flow", "--arch", "two_level,two_level_victim"]),
     # What a trace rests on: start lines, hardware events, arch hooks, where a value came from.
     ("explain", ["tests/litmus/explain.flow", "--arch", "hooked"]),
+    # A page fault: the first access through a mapping that starts unfaulted.
+    ("unfaulted", ["tests/litmus/unfaulted.flow", "--arch", "clean_flag,dirty_flag"]),
 ]
 
 

@@ -59,8 +59,9 @@ class UserMapping:
     page: str
     colour: int | None
     span: Span
-    # `start M empty|clean`: what the mapping's lines may hold at the start (default any).
-    start: Literal["empty", "clean", "any"] = "any"
+    # `start M empty|clean`: what the mapping's lines may hold at the start (default any);
+    # `unfaulted`: none, and its page is not faulted in yet (the first access faults).
+    start: Literal["empty", "clean", "any", "unfaulted"] = "any"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -101,10 +102,12 @@ class AliasSet:
 
 @dataclass(frozen=True)
 class PagePredicate:
-    """`anon(p)`, `file(p)`, `highmem(p)`, `mapped(p)`. With `of_mapping`, `page` names a
-    mapping and the predicate asks about the page behind it (`highmem(m)`)."""
+    """`anon(p)`, `file(p)`, `highmem(p)`, `mapped(p)` (a live user mapping of p exists: the
+    kernel's mapping_mapped), `faulted(p)` (one of them has its page-table entry: the kernel's
+    folio_mapped; only a mapping declared `start M unfaulted` differs). With `of_mapping`,
+    `page` names a mapping and the predicate asks about the page behind it (`highmem(m)`)."""
 
-    kind: Literal["anon", "file", "highmem", "mapped"]
+    kind: Literal["anon", "file", "highmem", "mapped", "faulted"]
     page: str
     of_mapping: bool = False
 

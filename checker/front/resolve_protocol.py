@@ -133,6 +133,9 @@ MAPPING_STARTS = {
     "empty": "no line of the mapping is cached",
     "clean": "its lines are absent or clean: the process has only read the page",
     "any": "its lines are absent, clean or dirty (the default)",
+    "unfaulted": "the mapping exists but its page is not faulted in yet: nothing cached, no "
+                 "TLB entry, and the first access through it faults (the arch's `on user_map` "
+                 "runs then)",
 }
 KERNEL_STARTS = {
     "empty": "the linear alias holds nothing (the default)",

@@ -39,9 +39,9 @@ class Word:
 
 @dataclass(frozen=True)
 class PredicateCond:
-    """`anon(p)`, `file(p)`, `highmem(p)`, `mapped(p)`."""
+    """`anon(p)`, `file(p)`, `highmem(p)`, `mapped(p)`, `faulted(p)`."""
 
-    kind: Literal["anon", "file", "highmem", "mapped"]
+    kind: Literal["anon", "file", "highmem", "mapped", "faulted"]
     page: Name
     span: Span
 

@@ -34,7 +34,7 @@ _GROUPS: tuple[tuple[str, frozenset[str]], ...] = (
         "an arch item (doc, cache, speculative_fill, dma_coherent, fn or on)",
         _terminals("DOC CACHE SPECULATIVE_FILL DMA_COHERENT FN ON"),
     ),
-    ("a condition", _terminals("ANON FILE HIGHMEM MAPPED NOT LPAR NAME")),
+    ("a condition", _terminals("ANON FILE HIGHMEM MAPPED FAULTED NOT LPAR NAME")),
     ("'arch' or 'protocol'", _terminals("ARCH PROTOCOL")),
 )
 _END_OF_STATEMENT = frozenset({"_NL", "SEMICOLON"})

@@ -44,7 +44,7 @@ STATEMENT_WORDS = frozenset((
 _CONDITION_WORDS = frozenset({"and", "or", "not"})
 # Words that are keywords when a `(` follows them and they do not start a call: predicates
 # (`highmem(p)`), alias sets (`flush kernel(p)`), `user(P)` of a mapping or colour.
-_PAREN_WORDS = frozenset({"anon", "file", "highmem", "mapped", "kernel", "user", "all"})
+_PAREN_WORDS = frozenset({"anon", "file", "highmem", "mapped", "faulted", "kernel", "user", "all"})
 _BODY_HEADS = frozenset({"thread", "device", "fn", "on"})
 
 # What a name is (Occurrence.role).

@@ -71,6 +71,9 @@ class _Builder:
     events: list[str] = field(default_factory=list)
     locks: list[str] = field(default_factory=list)
     nodes: list[Node] = field(default_factory=list)
+    # The register of each mapping declared `start M unfaulted`, with its handle: an access
+    # through it is preceded by a fault node (fault()).
+    unfaulted: dict[int, int] = field(default_factory=dict)
 
     # -- numbering ------------------------------------------------------------------------
 
@@ -120,9 +123,13 @@ class _Builder:
             return self.call(s, f, cont)
         if isinstance(s, model.Access):
             reg = f.reg(s.mapping)
-            return node(s.kind, f"{s.kind} {s.mapping}[{s.index}]", reg=reg, index=s.index)
+            access = node(s.kind, f"{s.kind} {s.mapping}[{s.index}]", reg=reg, index=s.index)
+            return self.fault(reg, s, f, origin, access)
         if isinstance(s, model.Copy):
-            return node("copy", f"copy {s.dst} <- {s.src}", reg=f.reg(s.dst), reg2=f.reg(s.src))
+            dst, src = f.reg(s.dst), f.reg(s.src)
+            access = node("copy", f"copy {s.dst} <- {s.src}", reg=dst, reg2=src)
+            # memcpy reads the source first: a fault on it comes first.
+            return self.fault(src, s, f, origin, self.fault(dst, s, f, origin, access))
         if isinstance(s, model.DmaAccess):
             kind = "dma_" + s.kind
             return node(kind, f"{kind} {s.page}[{s.index}]", page=f.pages[s.page], index=s.index)
@@ -267,7 +274,41 @@ class _Builder:
                                via=f.call_path))
         return self.hook("user_unmap", page, f, origin, remove)
 
-    def hook(self, name: str, page: int, f: _Frame, origin: Span, cont: int) -> int:
+    def fault(self, reg: int, s: model.Statement, f: _Frame, origin: Span, cont: int) -> int:
+        """Before an access through `reg`, the page fault of an unfaulted mapping: a fault
+        node (is it still unfaulted?), then the arch's `on user_map` (the cache work of
+        set_pte_at / update_mmu_cache); the access (`cont`) then makes the mapping LIVE.
+        `cont` alone when `reg` is no unfaulted mapping's register, or when the hook does
+        nothing (the access alone is the fault then: one step, not three, which matters to
+        the Z3 engine's unrolling). Every access through it gets one, as any of them may be
+        the first to run.
+
+        The mapping becomes LIVE when the access runs, after the hook: another thread that
+        accesses it meanwhile faults too and runs the hook again (in the kernel it would
+        wait on the page-table lock and find the entry made). The extra run only adds
+        flushes (no more than evictions the environment may make anyway) and flag updates
+        the first run makes as well; the other order would let that thread read through an
+        entry whose flush has not run, a window ARMv6+ and nios2 do not have (their fault
+        flush runs in set_pte_at, before the entry is written)."""
+        handle = self.unfaulted.get(reg, -1)
+        function = self.arch.hooks.get("user_map")
+        if handle < 0 or function is None or not function.body:
+            return cont
+        info = self.handles[handle]
+        first = len(self.nodes)
+        # The fault's maintenance is the arch's: dropping the statement's own (the
+        # redundancy analysis) leaves it in.
+        drop, self.drop = self.drop, frozenset()
+        hook = self.hook("user_map", info.page, f, origin, cont, path="page fault")
+        self.drop = drop
+        for i in range(first, len(self.nodes)):
+            self.nodes[i] = replace(self.nodes[i], in_fault=True)
+        text = f"page fault on {info.name}?"
+        return self.add(Node("fault", s.span, origin, (hook, cont), reg=reg, handle=handle,
+                             text=text, via=f.call_path))
+
+    def hook(self, name: str, page: int, f: _Frame, origin: Span, cont: int,
+             path: str = "") -> int:
         function = self.arch.hooks.get(name)
         if function is None or not function.body:
             return cont
@@ -277,7 +318,7 @@ class _Builder:
             exit=cont,
             origin=origin,
             depth=f.depth + 1,
-            call_path=(*f.call_path, f"on {name}"),
+            call_path=(*f.call_path, *((path,) if path else ()), f"on {name}"),
             prefix=f"{name}.",
             builder=self,
             sites=(*f.sites, function.span),
@@ -435,27 +476,36 @@ def _builder(protocol: model.Protocol, arch: model.Arch,
         handle = b.new_handle(mapping.name, page, user=True, colour=mapping.colour, declared=True)
         b.handles[handle] = replace(b.handles[handle], start=mapping.start)
         b.initial[reg] = handle
+        if mapping.start == "unfaulted":
+            b.unfaulted[reg] = handle
     return b
 
 
 def _start_flags(protocol: model.Protocol, arch: model.Arch, used: set[tuple[int, str]]):
     """The flag sets the start may have (checker/machine/start_flags.py): the `on user_map`
-    hook's flag operations, once per page with a declared mapping, on a scratch lowering so
+    hook's flag operations, once per page with a declared mapping that is not `unfaulted`
+    (that one's fault is still to come), on a scratch lowering so
     that the hook's handles add no aliases to the program. Only flags the program sets,
     clears or tests are kept: the others cannot matter."""
-    mapped = sorted({protocol.pages.index(p) for p in protocol.pages
-                     if any(m.page == p.name for m in protocol.mappings)})
+    def pages_with(mappings) -> list[int]:
+        return sorted({protocol.pages.index(p) for p in protocol.pages
+                       if any(m.page == p.name for m in mappings)})
+
+    mapped = pages_with(protocol.mappings)
+    faulted_in = [m for m in protocol.mappings if m.start != "unfaulted"]
+    faulted = pages_with(faulted_in)
     outcomes: set[frozenset[tuple[int, str]]] = {frozenset()}
-    for page in mapped:
+    for page in faulted:
         b = _builder(protocol, arch, frozenset())
-        span = next(m.span for m in protocol.mappings if m.page == protocol.pages[page].name)
+        span = next(m.span for m in faulted_in if m.page == protocol.pages[page].name)
         frame = _Frame(pages=dict(b.page_index), maps={}, builder=b)
         entry = b.hook("user_map", page, frame, span, END)
         _pages_behind_mappings(b)
         outcomes = {
             after
             for flags in outcomes
-            for after in hook_flag_outcomes(b.nodes, entry, flags, b.pages, frozenset(mapped))
+            for after in hook_flag_outcomes(b.nodes, entry, flags, b.pages, frozenset(mapped),
+                                            frozenset(faulted))
         }
     kept = {frozenset(f for f in flags if f in used) for flags in outcomes}
     return tuple(sorted(kept, key=sorted))
@@ -477,6 +527,14 @@ def lower(
         entry = b.block(thread.body, frame, END)
         threads.append((thread, entry))
     _pages_behind_mappings(b)
+    for n in b.nodes:
+        if n.kind == "move" and n.reg2 in b.unfaulted:
+            # Its accesses through the other name would not fault (fault() keys on the
+            # declared register): refused rather than checked wrongly.
+            name = b.handles[b.unfaulted[n.reg2]].name
+            raise FlowError(n.span, f"'{name}' starts unfaulted, so it cannot be returned "
+                                    "from a function: an access through the result would "
+                                    "skip its page fault")
     used = {(n.page, n.flag) for n in b.nodes if n.kind in ("set", "clear")}
     used |= {pf for n in b.nodes if n.kind == "test" for pf in cond_flags(n.cond)}
     codes = tuple(ThreadCode(t.name, t.is_device, entry) for t, entry in threads)

@@ -26,7 +26,7 @@ class LCond:
     """A lowered condition: `op` is pred/flag/not/and/or."""
 
     op: str
-    pred: str = ""  # anon, file, highmem, mapped (op == "pred")
+    pred: str = ""  # anon, file, highmem, mapped, faulted (op == "pred")
     page: int = -1
     reg: int = -1  # `highmem(m)`, `m.FLAG` while lowering: m's register, until its page is known
     flag: str = ""
@@ -56,9 +56,13 @@ class Node:
       read, write (reg, index); copy (reg=dst, reg2=src); dma_read, dma_write (page, index);
       signal, wait (event); lock, unlock (lock); maint (op, target, page|reg, cost);
       map (handle, reg=destination); mmap (handle, reg) [creates the user mapping];
+      fault (handle, reg) [before an access through an unfaulted mapping, on an arch whose
+      `on user_map` does something: if `reg` holds `handle` and it is still UNFAULTED, to
+      next[0] (the hook, then the access), else to next[1] (the access)]. The access itself
+      makes an UNFAULTED handle LIVE (the page-table entry exists once it has run);
       munmap (reg) [removes it]; unmap (reg); set, clear (page, flag); test (cond);
       nop (a call with no effect); choice (next = branches); move (reg=dst, reg2=src).
-    `next` holds one successor, two for test (true, false), several for choice.
+    `next` holds one successor, two for test (true, false) and fault, several for choice.
     `origin` is the span of the protocol statement this step belongs to; `span` its own.
     """
 
@@ -83,6 +87,10 @@ class Node:
     # Inside arch code: the call statements (and hook definitions) between the protocol
     # statement and this step, outermost first.
     sites: tuple[Span, ...] = ()
+    # Runs inside a page fault (the `on user_map` of an unfaulted mapping's first access):
+    # the arch's work, which no protocol statement can leave out, so never a candidate of
+    # the redundancy analysis.
+    in_fault: bool = False
 
     @property
     def unit(self) -> tuple[Span, ...]:
@@ -111,7 +119,7 @@ class HandleInfo:
     colour: model.ColourSpec | None  # None: a declared mapping with `colour any`
     declared: bool
     alias: int
-    start: str = "any"  # a declared mapping's `start`: empty, clean or any
+    start: str = "any"  # a declared mapping's `start`: empty, clean, any or unfaulted
     user_of: int = -1  # `colour user(q)`: the page whose live user mappings give the colour
     same_as: int = -1  # `mmap(p) at v` (colour "same"): the register holding v
 

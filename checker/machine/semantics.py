@@ -11,7 +11,15 @@ from dataclasses import dataclass, replace
 
 from checker.machine.program import END, LCond, Node, Program
 from checker.machine.silent import apply_moves, silent_paths
-from checker.machine.state import ENDED, LIVE, Layout, State
+from checker.machine.state import (
+    ENDED,
+    LIVE,
+    MAPPED,
+    UNFAULTED,
+    Layout,
+    State,
+    start_status,
+)
 
 
 @dataclass(frozen=True)
@@ -133,8 +141,8 @@ class Semantics:
         n_threads = len(p.threads)
         if colourings is None:
             colourings = itertools.product(*self.start_colours())
-        hstat = tuple(LIVE if h.declared else 0 for h in p.handles)
-        tlb = tuple(a.handle >= 0 and p.handles[a.handle].declared for a in p.aliases)
+        hstat = tuple(start_status(h) for h in p.handles)
+        tlb = tuple(a.handle >= 0 and hstat[a.handle] == LIVE for a in p.aliases)
         # `start kernel(P) dirty`: the kernel wrote every word of P (write #1) before the
         # protocol, and every thread knows of it; memory still holds the initial value.
         pre = tuple(int(w in self.prewritten_words()) for w in range(self.words))
@@ -180,7 +188,7 @@ class Semantics:
         back, evicted) the environment reaches from there."""
         p, lay = self.program, self.layout
         rank: dict[int, int] = {}
-        wanted = {"empty": 0, "clean": 1, "any": 2}
+        wanted = {"empty": 0, "unfaulted": 0, "clean": 1, "any": 2}
 
         def reach(alias: int, page: int, level_rank: int) -> None:
             for level in range(len(p.levels)):
@@ -362,15 +370,15 @@ class Semantics:
         if kind in ("read", "write", "copy") and not self._bound(w, t, pc, node):
             return [((), w)]
         if kind in ("read", "write"):
-            alias = self._through(w, t, pc, node.reg)
+            alias = self._access_through(w, t, pc, node.reg)
             page = self.program.aliases[alias].page
             if kind == "read":
                 self._cpu_read(w, t, pc, alias, page, node.index)
             else:
                 self._cpu_write(w, t, alias, page, node.index)
         elif kind == "copy":
-            src = self._through(w, t, pc, node.reg2)
-            dst = self._through(w, t, pc, node.reg)
+            src = self._access_through(w, t, pc, node.reg2)
+            dst = self._access_through(w, t, pc, node.reg)
             src_page = self.program.aliases[src].page
             dst_page = self.program.aliases[dst].page
             for i in range(self.program.pages[dst_page].words):
@@ -411,6 +419,10 @@ class Semantics:
             taken = self._condition(w, node.cond)
             w.pcs[t] = node.next[0] if taken else node.next[1]
             return [(("branch", taken), w)]
+        elif kind == "fault":
+            faults = w.regs[node.reg] == node.handle and w.hstat[node.handle] == UNFAULTED
+            w.pcs[t] = node.next[0] if faults else node.next[1]
+            return [(("fault", faults), w)]
         elif kind != "nop":
             raise AssertionError(f"unknown node kind {kind}")
         return [((), w)]
@@ -426,7 +438,7 @@ class Semantics:
 
     def _check_live(self, w: _Work, t: int, pc: int, reg: int) -> None:
         handle = w.regs[reg]
-        if handle < 0 or w.hstat[handle] != LIVE:
+        if handle < 0 or w.hstat[handle] not in MAPPED:
             w.findings.append(Finding("use_after_unmap", t, pc, (reg, handle)))
 
     def _through(self, w: _Work, t: int, pc: int, reg: int) -> int:
@@ -434,8 +446,18 @@ class Semantics:
         self._check_live(w, t, pc, reg)
         handle = w.regs[reg]
         alias = self.program.handles[handle].alias
-        w.tlb[alias] = True
+        # No page-table entry, no TLB entry (only a flush by address meets an unfaulted
+        # mapping here: an access faults first).
+        w.tlb[alias] = w.tlb[alias] or w.hstat[handle] != UNFAULTED
         return alias
+
+    def _access_through(self, w: _Work, t: int, pc: int, reg: int) -> int:
+        """_through for a load or store: an unfaulted mapping is faulted in by it (its
+        page-table entry made, after the fault node's hook if any)."""
+        handle = w.regs[reg]
+        if w.hstat[handle] == UNFAULTED:
+            w.hstat[handle] = LIVE
+        return self._through(w, t, pc, reg)
 
     def _map(self, w: _Work, node: Node) -> list[tuple[tuple, _Work]]:
         p = self.program
@@ -449,7 +471,7 @@ class Semantics:
             colours = [w.hcol[w.regs[handle.same_as]]]
         elif spec == "user":
             of = handle.user_of if handle.user_of >= 0 else handle.page
-            live = {w.hcol[h] for h in self.layout.user_handles[of] if w.hstat[h] == LIVE}
+            live = {w.hcol[h] for h in self.layout.user_handles[of] if w.hstat[h] in MAPPED}
             colours = sorted(live) if live else list(range(p.colour_count))
         else:
             colours = list(range(p.colour_count))
@@ -472,7 +494,9 @@ class Semantics:
                 return page.kind == "file"
             if c.pred == "highmem":
                 return page.highmem
-            return any(w.hstat[h] == LIVE for h in self.layout.user_handles[c.page])
+            if c.pred == "faulted":
+                return any(w.hstat[h] == LIVE for h in self.layout.user_handles[c.page])
+            return any(w.hstat[h] in MAPPED for h in self.layout.user_handles[c.page])
         if c.op == "flag":
             return (c.page, c.flag) in w.flags
         if c.op == "not":
@@ -617,8 +641,9 @@ class Semantics:
             if node.target == "kernel":
                 aliases = [] if p.pages[page].highmem else [page]
             elif node.target == "user":
+                # The kernel walks the VMAs (i_mmap): an unfaulted mapping is among them.
                 aliases = [p.handles[h].alias for h in lay.user_handles[page]
-                           if w.hstat[h] == LIVE]
+                           if w.hstat[h] in MAPPED]
             else:
                 return list(lay.page_aliases[page]), list(lay.page_slots[page])
         slots: list[int] = []

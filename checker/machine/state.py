@@ -10,9 +10,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from checker.machine.program import Program
+from checker.machine.program import HandleInfo, Program
 
 UNBORN, LIVE, ENDED = 0, 1, 2
+# A declared mapping that starts `unfaulted`: it exists (the kernel's mapping_mapped sees its
+# VMA) but its page has no page-table entry yet; the first access through it faults, which
+# makes it LIVE. Everywhere but the fault, the speculative fills and `faulted(p)`, it counts
+# as live.
+UNFAULTED = 3
+MAPPED = (LIVE, UNFAULTED)
+
+
+def start_status(handle: HandleInfo) -> int:
+    """A handle's status at the start: declared mappings exist, the others are not made."""
+    if not handle.declared:
+        return UNBORN
+    return UNFAULTED if handle.start == "unfaulted" else LIVE
 
 # A cache line: (dirty, words). None is an absent line.
 Line = tuple[bool, tuple[int, ...]]
@@ -22,7 +35,7 @@ Line = tuple[bool, tuple[int, ...]]
 class State:
     pcs: tuple[int, ...]  # per thread: node id, or END
     regs: tuple[int, ...]  # per register: handle id, or -1
-    hstat: tuple[int, ...]  # per handle: UNBORN, LIVE, ENDED
+    hstat: tuple[int, ...]  # per handle: UNBORN, LIVE, ENDED, UNFAULTED
     hcol: tuple[int, ...]  # per handle: colour
     tlb: tuple[bool, ...]  # per alias: TLB entry present
     cache: tuple[Line | None, ...]  # per slot

@@ -299,6 +299,9 @@ class Swimlane:
             second = f"{node.text}{outcome}  ({where(node.span)})"
         elif node.kind == "nop":
             second = "(no cache effect on this arch)"
+        elif node.kind == "fault":
+            name = self.r.p.handles[node.handle].name
+            second = f"(page fault on {name})" if label.choice[1] else f"({name} faulted in)"
         else:
             first, second = first + outcome, ""
         return label.actor, first, second

@@ -12,7 +12,7 @@ from pathlib import PurePosixPath
 from checker.check import CheckResult
 from checker.front.source import SourceText, Span
 from checker.machine.program import Node, Program
-from checker.machine.state import ENDED, LIVE, Layout, State
+from checker.machine.state import ENDED, LIVE, UNFAULTED, Layout, State
 from checker.report.explain import rests_on
 from checker.report.trace import Trace, TraceStep
 
@@ -140,6 +140,8 @@ class TraceRenderer:
                 parts.append(f"{self.slot_name(slot)} {self.line_text(line)}")
         if not parts:
             parts.append("caches empty")
+        parts.extend(f"{info.name} not faulted in" for h, info in enumerate(self.p.handles)
+                     if info.declared and start.hstat[h] == UNFAULTED)
         # Flags the arch's `on user_map` hook set when the declared mappings were faulted in.
         for page, flag in sorted(start.flags):
             parts.append(f"{self.p.pages[page].name}.{flag} set (at fault-in)")
@@ -161,6 +163,11 @@ class TraceRenderer:
                 lines.append(f"{INDENT}(no cache effect on this arch)")
             if node.kind == "test":
                 lines[-1] += f": {'true' if label.choice[1] else 'false'}"
+            elif node.kind == "fault":
+                mapping = self.p.handles[node.handle].name
+                lines.append(f"{INDENT}(page fault: {mapping} has no page-table entry yet)"
+                             if label.choice[1] else
+                             f"{INDENT}(no page fault: {mapping} is faulted in already)")
         lines.extend(INDENT + change for change in self.changes(number, step))
         for finding in step.findings:
             # Only the trace's own kind: a lost_write trace that passes a stale read on the
@@ -197,7 +204,9 @@ class TraceRenderer:
                 out.append({"effect": "write", "word": self.word_name(word), "value": n})
         for h, info in enumerate(self.p.handles):
             if before.hstat[h] != after.hstat[h]:
-                if after.hstat[h] == LIVE:
+                if before.hstat[h] == UNFAULTED and after.hstat[h] == LIVE:
+                    out.append({"effect": "fault", "mapping": info.name})
+                elif after.hstat[h] == LIVE:
                     mapped: dict = {"effect": "map", "mapping": info.name}
                     if info.alias == info.page:
                         mapped["alias"] = self.p.aliases[info.alias].name
@@ -238,6 +247,8 @@ class TraceRenderer:
             return f"{effect['mapping']} mapped{at}"
         if kind == "unmap":
             return f"{effect['mapping']} unmapped"
+        if kind == "fault":
+            return f"page fault: {effect['mapping']} gets its page-table entry"
         if kind == "tlb":
             return f"TLB entry of {effect['alias']} {'loaded' if effect['present'] else 'purged'}"
         if kind == "cache":

@@ -30,11 +30,20 @@ class DeadLines:
             first = lay.line_offset[page]
             return ((1 << p.lines(page)) - 1) << first
 
+        # Registers that may hold a mapping that starts unfaulted (only its own: lower.py
+        # refuses to move it): an access through one may fault the mapping in, which makes
+        # every line of its page reachable by speculative fills, as a map does.
+        faulting = {r for r, h in enumerate(p.initial_registers)
+                    if h >= 0 and p.handles[h].start == "unfaulted"}
+
         def touched(node) -> int:
             mask = 0
             kind = node.kind
             regs = [r for r in (node.reg, node.reg2) if r >= 0]
-            if kind in ("read", "write"):
+            if kind in ("read", "write") and node.reg in faulting:
+                for page in pages[node.reg]:
+                    mask |= page_mask(page)
+            elif kind in ("read", "write"):
                 for page in pages[node.reg]:
                     line = node.index // m.LW
                     if line < p.lines(page):

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from checker.engines.explicit.steps import KIND_BITS, STALE, UNMAPPED, Steps, Work
 from checker.machine.program import LCond, Program
 from checker.machine.silent import apply_moves, silent_paths
-from checker.machine.state import LIVE, Layout, State
+from checker.machine.state import LIVE, UNFAULTED, Layout, State
 
 
 class FlatMachine(Steps):
@@ -256,6 +256,11 @@ class FlatMachine(Steps):
                     if handle < 0:
                         continue
                     page = handles[handle].page
+                    if s[self.HST + handle] == UNFAULTED:
+                        # The access faults the mapping in: its alias becomes reachable
+                        # by speculative fills, every line of the page (as a map does).
+                        lines.update(page_lines[page])
+                        continue
                 if line < 0:
                     lines.update(page_lines[page])
                     continue
@@ -387,7 +392,7 @@ def _static(c: LCond | None) -> bool:
     if c is None:
         return False
     if c.op == "pred":
-        return c.pred != "mapped"
+        return c.pred not in ("mapped", "faulted")
     if c.op == "flag":
         return False
     return _static(c.left) and (c.op == "not" or _static(c.right))

@@ -236,7 +236,7 @@ class _Search:
         pcs = self.maintained_pcs
         if self.threads is not None:  # what one thread of a class runs, each of them can
             pcs = {image for pc in pcs for image in self.threads.image_pcs(pc)}
-        maintained = frozenset(nodes[pc].unit for pc in pcs)
+        maintained = frozenset(nodes[pc].unit for pc in pcs if not nodes[pc].in_fault)
         return SearchOutcome(witnesses, len(self.states), complete, reason, maintained)
 
     # -- witnesses -------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from checker.machine.program import LCond
-from checker.machine.state import ENDED, LIVE
+from checker.machine.state import ENDED, LIVE, MAPPED, UNFAULTED
 
 STALE, UNMAPPED = 1, 2  # finding bits of a thread step
 KIND_BITS = ((STALE, "stale_read"), (UNMAPPED, "use_after_unmap"))
@@ -119,14 +119,24 @@ class Steps:
     def _live(self, w: Work, reg: int) -> int:
         """UNMAPPED unless register `reg` holds a live handle."""
         handle = w[self.REG + reg] - 1
-        return UNMAPPED if handle < 0 or w[self.HST + handle] != LIVE else 0
+        return UNMAPPED if handle < 0 or w[self.HST + handle] not in MAPPED else 0
 
     def _through(self, w: Work, reg: int) -> tuple[int, int, int]:
         """(alias, its colour, finding bits) of an access through register `reg`."""
         kinds = self._live(w, reg)
-        alias = self._handle_alias[w[self.REG + reg] - 1]
-        w[self.TLB + alias] = 1
+        handle = w[self.REG + reg] - 1
+        alias = self._handle_alias[handle]
+        if w[self.HST + handle] != UNFAULTED:  # no page-table entry, no TLB entry
+            w[self.TLB + alias] = 1
         return alias, self.alias_colour(w, alias), kinds
+
+    def _access_through(self, w: Work, reg: int) -> tuple[int, int, int]:
+        """_through for a load or store: it faults an unfaulted mapping in
+        (semantics._access_through)."""
+        status = self.HST + w[self.REG + reg] - 1
+        if w[status] == UNFAULTED:
+            w[status] = LIVE
+        return self._through(w, reg)
 
     # -- node handlers ---------------------------------------------------------------------
 
@@ -168,6 +178,16 @@ class Steps:
             return (lambda w, t, colours: self._dma_read(w, t, node)), None
         if kind in ("map", "mmap"):
             return (lambda w, t, colours: self._map(w, node, colours)), None
+        if kind == "fault":
+            reg, handle = self.REG + node.reg, node.handle
+            status = self.HST + handle
+
+            def fault(w, t, colours):
+                faults = w[reg] == handle + 1 and w[status] == UNFAULTED
+                w[self.PC + t] = (node.next[0] if faults else node.next[1]) + 1
+                return [(("fault", faults), w, 0)]
+
+            return fault, None
         if kind == "test":
             cond = self._compile_cond(node.cond)
 
@@ -184,7 +204,7 @@ class Steps:
     def _access(self, w: Work, t: int, node, write: bool) -> int:
         if not w[self.REG + node.reg]:
             return UNMAPPED  # an unbound register: reported, and the access does not happen
-        alias, colour, kinds = self._through(w, node.reg)
+        alias, colour, kinds = self._access_through(w, node.reg)
         if write:
             self._cpu_write(w, t, alias, colour, node.index)
             return kinds
@@ -197,8 +217,8 @@ class Steps:
                 kinds = UNMAPPED
         if kinds:
             return kinds
-        src, src_colour, k1 = self._through(w, node.reg2)
-        dst, dst_colour, k2 = self._through(w, node.reg)
+        src, src_colour, k1 = self._access_through(w, node.reg2)
+        dst, dst_colour, k2 = self._access_through(w, node.reg)
         kinds = k1 | k2
         for i in range(self.program.pages[self._alias_page[dst]].words):
             kinds |= self._cpu_read(w, t, src, src_colour, i)
@@ -275,7 +295,7 @@ class Steps:
         if spec == "user":
             of = info.user_of if info.user_of >= 0 else info.page
             live = {w[self.HCOL + h] for h in self.layout.user_handles[of]
-                    if w[self.HST + h] == LIVE}
+                    if w[self.HST + h] in MAPPED}
             if live:
                 return sorted(live)
         return list(range(p.colour_count))
@@ -299,12 +319,14 @@ class Steps:
         p = self.program
         if c.op == "pred":
             page = p.pages[c.page]
-            if c.pred != "mapped":
-                value = {"anon": page.kind == "anon", "file": page.kind == "file",
-                         "highmem": page.highmem}[c.pred]
-                return lambda w: value
             users = [self.HST + h for h in self.layout.user_handles[c.page]]
-            return lambda w: any(w[at] == LIVE for at in users)
+            if c.pred == "mapped":
+                return lambda w: any(w[at] in MAPPED for at in users)
+            if c.pred == "faulted":
+                return lambda w: any(w[at] == LIVE for at in users)
+            value = {"anon": page.kind == "anon", "file": page.kind == "file",
+                     "highmem": page.highmem}[c.pred]
+            return lambda w: value
         if c.op == "flag":
             at = self.FLAG + self.flag_index[(c.page, c.flag)]
             return lambda w: bool(w[at])
@@ -377,7 +399,7 @@ class Steps:
                 aliases = [] if p.pages[page].highmem else [page]
             elif node.target == "user":
                 aliases = [self._handle_alias[h] for h in self.layout.user_handles[page]
-                           if w[self.HST + h] == LIVE]
+                           if w[self.HST + h] in MAPPED]
             else:
                 return list(self.layout.page_aliases[page]), list(self.page_positions[page]), 0
         positions: list[int] = []

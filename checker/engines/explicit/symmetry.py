@@ -260,8 +260,10 @@ class _Member:
             info = self.p.handles[n.handle]
             # `colour user(q)` and `mmap(p) at v` read q's mappings or v's register.
             same = reg(info.same_as) if info.same_as >= 0 else None
-            handle = (self.handles.index(n.handle), info.page, info.user, info.colour,
-                      info.user_of, same)
+            # A fault node names a declared mapping, which may be shared (global).
+            own = (self.handles.index(n.handle) if n.handle in self.handles
+                   else ("global", n.handle))
+            handle = (own, info.page, info.user, info.colour, info.user_of, same)
         nxt = tuple(self.index_of.get(x, -1) for x in n.next)
         return (n.kind, nxt, reg(n.reg) if n.reg >= 0 else None,
                 reg(n.reg2) if n.reg2 >= 0 else None, n.page, n.index, n.event, n.lock,

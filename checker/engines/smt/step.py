@@ -16,7 +16,7 @@ import z3
 from checker.engines.smt.graph import postorder
 from checker.engines.smt.shape import Shape
 from checker.machine.program import END, LCond, Node, Program
-from checker.machine.state import ENDED, LIVE, Layout
+from checker.machine.state import ENDED, LIVE, UNFAULTED, Layout
 
 
 @dataclass
@@ -45,6 +45,9 @@ class StepEncoder:
         self.p, self.lay, self.sh = program, layout, shape
         self.nodes: tuple[Node, ...] = program.nodes
         self.reg_handles = _possible_handles(program)
+        # The mappings that start unfaulted (state.UNFAULTED): an access faults them in.
+        self.unfaulted = frozenset(h for h, info in enumerate(program.handles)
+                                   if info.start == "unfaulted")
         self.settle_paths: dict[int, list[tuple[int, tuple[tuple[int, int], ...]]]] = {}
 
     # -- helpers ---------------------------------------------------------------------------
@@ -139,7 +142,7 @@ class StepEncoder:
         if kind in ("read", "write"):
             for g, h, c in self.handle_cases(s, node.reg):
                 case = Case(g, list(s))
-                if self.through(case, t, node.reg, h):
+                if self.through(case, t, node.reg, h, access=True):
                     alias = self.p.handles[h].alias
                     page = self.p.aliases[alias].page
                     if kind == "read":
@@ -163,8 +166,8 @@ class StepEncoder:
                             if h < 0:
                                 self.check_live(case, h)
                     else:
-                        self.through(case, t, node.reg2, h1)
-                        self.through(case, t, node.reg, h2)
+                        self.through(case, t, node.reg2, h1, access=True)
+                        self.through(case, t, node.reg, h2, access=True)
                         self.copy(case, t, h1, c1, h2, c2)
                     raw.append(case)
         elif kind == "maint":
@@ -179,6 +182,12 @@ class StepEncoder:
                 if h >= 0:
                     case.state[self.sh.hstat[h]] = self.sh.bv(ENDED, 2)
                 raw.append(case)
+        elif kind == "fault":
+            status = s[self.sh.hstat[node.handle]]
+            faults = z3.And(s[self.sh.reg[node.reg]] == self.handle_val(node.handle),
+                            status == self.sh.bv(UNFAULTED, 2))
+            return (self.settle(Case(faults, list(s)), t, node.next[0], v)
+                    + self.settle(Case(z3.Not(faults), list(s)), t, node.next[1], v))
         elif kind == "test":
             cond = self.condition(s, node.cond)
             return (self.settle(Case(cond, list(s)), t, node.next[0], v)
@@ -236,18 +245,30 @@ class StepEncoder:
 
     # -- accesses ----------------------------------------------------------------------------
 
+    def mapped(self, s: list, h: int) -> z3.BoolRef:
+        """Whether handle h is live or unfaulted (state.MAPPED)."""
+        return z3.Or(s[self.sh.hstat[h]] == self.sh.bv(LIVE, 2),
+                     s[self.sh.hstat[h]] == self.sh.bv(UNFAULTED, 2))
+
     def check_live(self, case: Case, h: int) -> None:
-        live = self.sh.bv(LIVE, 2)
-        bad = self.sh.boolval(True) if h < 0 else case.state[self.sh.hstat[h]] != live
+        bad = self.sh.boolval(True) if h < 0 else z3.Not(self.mapped(case.state, h))
         previous = case.findings.get("use_after_unmap", self.sh.boolval(False))
         case.findings["use_after_unmap"] = z3.Or(previous, bad)
 
-    def through(self, case: Case, t: int, reg: int, h: int) -> bool:
-        """Check the handle, load its TLB entry; False if the register is unbound."""
+    def through(self, case: Case, t: int, reg: int, h: int, access: bool = False) -> bool:
+        """Check the handle, load its TLB entry; False if the register is unbound. A load
+        or store (`access`) faults an unfaulted mapping in (semantics._access_through)."""
+        if access and h >= 0 and h in self.unfaulted:
+            status = case.state[self.sh.hstat[h]]
+            case.state[self.sh.hstat[h]] = z3.If(status == self.sh.bv(UNFAULTED, 2),
+                                                 self.sh.bv(LIVE, 2), status)
         self.check_live(case, h)
         if h < 0:
             return False
-        case.state[self.sh.tlb[self.p.handles[h].alias]] = self.sh.boolval(True)
+        tlb = self.sh.tlb[self.p.handles[h].alias]
+        # No page-table entry, no TLB entry (semantics._through).
+        case.state[tlb] = z3.Or(case.state[tlb],
+                                case.state[self.sh.hstat[h]] != self.sh.bv(UNFAULTED, 2))
         return True
 
     def line_words(self, page: int, line: int) -> list[int | None]:
@@ -357,8 +378,7 @@ class StepEncoder:
             allowed = in_range
             if spec == "user":
                 of = info.user_of if info.user_of >= 0 else info.page
-                lives = [(s[sh.hstat[h]] == self.sh.bv(LIVE, 2), s[sh.hcol[h]])
-                         for h in self.lay.user_handles[of]]
+                lives = [(self.mapped(s, h), s[sh.hcol[h]]) for h in self.lay.user_handles[of]]
                 if lives:
                     any_live = z3.Or([lv for lv, _ in lives])
                     some = z3.Or([z3.And(lv, v.colour == col) for lv, col in lives])
@@ -376,8 +396,10 @@ class StepEncoder:
         if c.op == "pred":
             page = self.p.pages[c.page]
             if c.pred == "mapped":
+                return self.sh.any_of([self.mapped(s, h) for h in self.lay.user_handles[c.page]])
+            if c.pred == "faulted":
                 return self.sh.any_of([s[self.sh.hstat[h]] == self.sh.bv(LIVE, 2)
-                                    for h in self.lay.user_handles[c.page]])
+                                       for h in self.lay.user_handles[c.page]])
             value = {"anon": page.kind == "anon", "file": page.kind == "file",
                      "highmem": page.highmem}[c.pred]
             return self.sh.boolval(value)
@@ -437,7 +459,7 @@ class StepEncoder:
         elif node.target == "user":
             targets = []
             for h in self.lay.user_handles[page]:
-                live = s[self.sh.hstat[h]] == self.sh.bv(LIVE, 2)
+                live = self.mapped(s, h)  # the VMA walk meets an unfaulted mapping too
                 alias = p.handles[h].alias
                 if p.levels and p.levels[0].indexing == "vipt":
                     for c in range(p.colour_count):

@@ -21,7 +21,7 @@ from checker.engines.smt.shape import bits_for as shape_bits
 from checker.engines.smt.step import StepEncoder, StepVars
 from checker.machine.program import END, Program
 from checker.machine.semantics import Semantics
-from checker.machine.state import LIVE, Layout
+from checker.machine.state import LIVE, Layout, start_status
 
 SILENT = ("move", "choice")
 
@@ -230,7 +230,7 @@ def initial(program: Program, layout: Layout, shape: Shape, enc: StepEncoder, s:
         if r not in moved:
             cons.append(s[sh.reg[r]] == enc.handle_val(h))
     for h, info in enumerate(program.handles):
-        cons.append(s[sh.hstat[h]] == shape.bv(LIVE if info.declared else 0, 2))
+        cons.append(s[sh.hstat[h]] == shape.bv(start_status(info), 2))
         col = s[sh.hcol[h]]
         if info.declared and info.colour is None:
             cons.append(z3.ULT(col, program.colour_count))
@@ -240,8 +240,9 @@ def initial(program: Program, layout: Layout, shape: Shape, enc: StepEncoder, s:
             cons.append(col == 0)
     cons.extend(_start_colour_symmetry(program, shape, s))
     for a, alias in enumerate(program.aliases):
-        declared = alias.handle >= 0 and program.handles[alias.handle].declared
-        cons.append(s[sh.tlb[a]] == declared)
+        # The TLB entries of the declared mappings faulted in (semantics.each_initial_state).
+        faulted = alias.handle >= 0 and start_status(program.handles[alias.handle]) == LIVE
+        cons.append(s[sh.tlb[a]] == faulted)
     # The start contents (semantics.Semantics.start_line_options).
     prewritten = _prewritten_lines(program, layout)
     for x, slot in enumerate(layout.slots):

@@ -47,7 +47,7 @@ syn match   flowDeclName contained "\h\w*"
 " Arch settings and protocol declarations
 syn keyword flowDeclaration doc kernel cache speculative_fill dma_coherent start expect
 syn keyword flowOption anon file highmem words write_back write_through line_words victim_fill
-syn keyword flowOption colours colors yes no tlb pipt vipt vivt empty clean dirty any linear
+syn keyword flowOption colours colors yes no tlb pipt vipt vivt empty clean dirty any unfaulted linear
 syn keyword flowVerdict safe stale_read lost_write use_after_unmap deadlock redundant_flush
 
 " Statements
@@ -59,7 +59,7 @@ syn keyword flowConditional if else
 syn keyword flowRepeat either repeat
 syn keyword flowReturn return
 syn keyword flowLogical and or not
-syn keyword flowKeyword at cost colour color user all mapped
+syn keyword flowKeyword at cost colour color user all mapped faulted
 
 " Calls: any name before `(` that no keyword above claims (keywords win in Vim)
 syn match   flowCall "\<\h\w*\ze\s*("
