@@ -188,11 +188,14 @@ class TraceRenderer:
                 for e in self.effects(number, step)]
 
     def effects(self, number: int, step: TraceStep) -> list[dict]:
-        """What a step did, as data: the values read, the writes made (each numbered, as
-        the text calls them #N), mappings made and ended, TLB entries loaded and purged,
-        cache lines and memory words changed, page flags set and cleared."""
+        """What a step did, as data: a page fault first (the access that makes its entry),
+        the values read, the writes made (each numbered, as the text calls them #N),
+        mappings made and ended, TLB entries loaded and purged, cache lines and memory
+        words changed, page flags set and cleared."""
         before, after = step.before, step.after
-        out: list[dict] = []
+        out: list[dict] = [{"effect": "fault", "mapping": info.name}
+                           for h, info in enumerate(self.p.handles)
+                           if before.hstat[h] == UNFAULTED and after.hstat[h] == LIVE]
         label = step.label
         if label.actor >= 0:
             node = self.nodes[label.node]
@@ -205,7 +208,7 @@ class TraceRenderer:
         for h, info in enumerate(self.p.handles):
             if before.hstat[h] != after.hstat[h]:
                 if before.hstat[h] == UNFAULTED and after.hstat[h] == LIVE:
-                    out.append({"effect": "fault", "mapping": info.name})
+                    pass  # the fault, listed first
                 elif after.hstat[h] == LIVE:
                     mapped: dict = {"effect": "map", "mapping": info.name}
                     if info.alias == info.page:
