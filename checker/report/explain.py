@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from checker.machine.program import cond_flags
-from checker.machine.state import State
+from checker.machine.state import LIVE, UNFAULTED, State
 
 if TYPE_CHECKING:
     from checker.report.text import TraceRenderer
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 def rests_on(r: TraceRenderer, trace: Trace) -> list[str]:
     """One sentence per thing the execution depends on beyond the protocol's statements."""
-    out = _start(r, trace) + _hardware(r, trace) + _hooks(r, trace)
+    out = _start(r, trace) + _hardware(r, trace) + _hooks(r, trace) + _faults(r, trace)
     if trace.kind == "stale_read":
         out += _stale_source(r, trace)
     return out
@@ -96,7 +96,7 @@ def _hooks(r: TraceRenderer, trace: Trace) -> list[str]:
             continue
         node = r.nodes[step.label.node]
         hooks = [name for name in node.via if name.startswith("on ")]
-        if hooks and node.kind == "maint":
+        if hooks and node.kind == "maint" and not node.in_fault:  # _faults says those
             seen.setdefault((node.origin, hooks[0]), []).append(number)
     out = []
     for (origin, hook), steps in seen.items():
@@ -104,6 +104,36 @@ def _hooks(r: TraceRenderer, trace: Trace) -> list[str]:
         out.append(f"the arch's `{hook}` hook, run by {r.statement_text(origin)} "
                    f"({short_path(origin.path)}:{origin.line}): its cache work at "
                    f"step{'s' * (len(steps) > 1)} {numbers} is the arch's, not the protocol's")
+    return out
+
+
+def _faults(r: TraceRenderer, trace: Trace) -> list[str]:
+    """Each page fault of a mapping that started unfaulted: which access made it, and what
+    the arch's `on user_map` did for it (a reviewer asks whether the fault should have
+    flushed)."""
+    out = []
+    for number, step in enumerate(trace.steps, 1):
+        if step.label.actor < 0:
+            continue
+        for h, info in enumerate(r.p.handles):
+            if not (step.before.hstat[h] == UNFAULTED and step.after.hstat[h] == LIVE):
+                continue
+            node = r.nodes[step.label.node]
+            hook = [n for n, s in enumerate(trace.steps[:number - 1], 1)
+                    if s.label.actor == step.label.actor and r.nodes[s.label.node].in_fault
+                    and r.nodes[s.label.node].origin == node.origin]
+            work = [n for n in hook if r.nodes[trace.steps[n - 1].label.node].kind == "maint"]
+            if not hook:
+                done = "the arch's `on user_map` does nothing"
+            elif work:
+                numbers = ", ".join(map(str, work))
+                done = (f"after the arch's `on user_map`, whose cache work is at "
+                        f"step{'s' * (len(work) > 1)} {numbers}")
+            else:
+                done = "after the arch's `on user_map`, which did no cache work here"
+            out.append(f"the page fault of {info.name} (`start {info.name} unfaulted`): "
+                       f"{r.statement_text(node.origin)} at step {number} faulted it in, "
+                       f"{done}")
     return out
 
 
