@@ -207,9 +207,7 @@ class TraceRenderer:
                 out.append({"effect": "write", "word": self.word_name(word), "value": n})
         for h, info in enumerate(self.p.handles):
             if before.hstat[h] != after.hstat[h]:
-                if before.hstat[h] == UNFAULTED and after.hstat[h] == LIVE:
-                    pass  # the fault, listed first
-                elif after.hstat[h] == LIVE:
+                if after.hstat[h] == LIVE and before.hstat[h] != UNFAULTED:  # faults: listed first
                     mapped: dict = {"effect": "map", "mapping": info.name}
                     if info.alias == info.page:
                         mapped["alias"] = self.p.aliases[info.alias].name

@@ -15,6 +15,7 @@ semantics.py does at the end of a run, on that line alone (lines never mix).
 from __future__ import annotations
 
 from checker.engines.explicit.flat import FlatMachine
+from checker.machine.state import UNFAULTED, start_status
 
 
 class DeadLines:
@@ -34,7 +35,7 @@ class DeadLines:
         # refuses to move it): an access through one may fault the mapping in, which makes
         # every line of its page reachable by speculative fills, as a map does.
         faulting = {r for r, h in enumerate(p.initial_registers)
-                    if h >= 0 and p.handles[h].start == "unfaulted"}
+                    if h >= 0 and start_status(p.handles[h]) == UNFAULTED}
 
         def touched(node) -> int:
             mask = 0

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from checker.engines.explicit.steps import KIND_BITS, STALE, UNMAPPED, Steps, Work
 from checker.machine.program import LCond, Program
 from checker.machine.silent import apply_moves, silent_paths
-from checker.machine.state import LIVE, UNFAULTED, Layout, State
+from checker.machine.state import LIVE, UNFAULTED, Layout, State, start_status
 
 
 class FlatMachine(Steps):
@@ -76,6 +76,7 @@ class FlatMachine(Steps):
         self._alias_handle = tuple(a.handle for a in p.aliases)
         self._alias_page = tuple(a.page for a in p.aliases)
         self._handle_alias = tuple(h.alias for h in p.handles)
+        self.has_unfaulted = any(start_status(h) == UNFAULTED for h in p.handles)
         self._apos: dict[tuple[int, int], tuple[tuple[int, ...], ...]] = {}
         self._slot_level = tuple(s.level for s in lay.slots)
         self._slot_line = tuple(lay.line_offset[s.page] + s.line for s in lay.slots)

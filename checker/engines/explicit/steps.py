@@ -132,7 +132,9 @@ class Steps:
 
     def _access_through(self, w: Work, reg: int) -> tuple[int, int, int]:
         """_through for a load or store: it faults an unfaulted mapping in
-        (semantics._access_through)."""
+        (semantics._access_through). Most programs have none: no status read then."""
+        if not self.has_unfaulted:
+            return self._through(w, reg)
         status = self.HST + w[self.REG + reg] - 1
         if w[status] == UNFAULTED:
             w[status] = LIVE

@@ -16,7 +16,7 @@ import z3
 from checker.engines.smt.graph import postorder
 from checker.engines.smt.shape import Shape
 from checker.machine.program import END, LCond, Node, Program
-from checker.machine.state import ENDED, LIVE, UNFAULTED, Layout
+from checker.machine.state import ENDED, LIVE, UNFAULTED, Layout, start_status
 
 
 @dataclass
@@ -47,7 +47,7 @@ class StepEncoder:
         self.reg_handles = _possible_handles(program)
         # The mappings that start unfaulted (state.UNFAULTED): an access faults them in.
         self.unfaulted = frozenset(h for h, info in enumerate(program.handles)
-                                   if info.start == "unfaulted")
+                                   if start_status(info) == UNFAULTED)
         self.settle_paths: dict[int, list[tuple[int, tuple[tuple[int, int], ...]]]] = {}
 
     # -- helpers ---------------------------------------------------------------------------
