@@ -302,7 +302,7 @@ class _Builder:
         hook = self.hook("user_map", info.page, f, origin, cont, path="page fault")
         self.drop = drop
         for i in range(first, len(self.nodes)):
-            self.nodes[i] = replace(self.nodes[i], in_fault=True)
+            self.nodes[i] = replace(self.nodes[i], fault_of=handle)
         text = f"page fault on {info.name}?"
         return self.add(Node("fault", s.span, origin, (hook, cont), reg=reg, handle=handle,
                              text=text, via=f.call_path))

@@ -88,9 +88,14 @@ class Node:
     # statement and this step, outermost first.
     sites: tuple[Span, ...] = ()
     # Runs inside a page fault (the `on user_map` of an unfaulted mapping's first access):
-    # the arch's work, which no protocol statement can leave out, so never a candidate of
-    # the redundancy analysis.
-    in_fault: bool = False
+    # the handle faulted in. The arch's work, which no protocol statement can leave out, so
+    # never a candidate of the redundancy analysis; the handle tells the trace's explanation
+    # which fault of a statement (`copy ua <- ub` may fault both) a step belongs to.
+    fault_of: int = -1
+
+    @property
+    def in_fault(self) -> bool:
+        return self.fault_of >= 0
 
     @property
     def unit(self) -> tuple[Span, ...]:

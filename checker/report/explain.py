@@ -120,7 +120,7 @@ def _faults(r: TraceRenderer, trace: Trace) -> list[str]:
                 continue
             node = r.nodes[step.label.node]
             hook = [n for n, s in enumerate(trace.steps[:number - 1], 1)
-                    if s.label.actor == step.label.actor and r.nodes[s.label.node].in_fault
+                    if s.label.actor == step.label.actor and r.nodes[s.label.node].fault_of == h
                     and r.nodes[s.label.node].origin == node.origin]
             work = [n for n in hook if r.nodes[trace.steps[n - 1].label.node].kind == "maint"]
             if not hook:
