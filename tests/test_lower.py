@@ -221,6 +221,18 @@ def test_an_access_through_an_unfaulted_mapping_may_fault_first(tmp_path: Path) 
     assert program.start_flags == (frozenset({(1, "clean")}),)
 
 
+def test_a_copy_within_one_unfaulted_mapping_faults_once(tmp_path: Path) -> None:
+    text = UNFAULTED.replace("copy ua <- k", "copy ua <- ua")
+    library = load_text(tmp_path, text)
+    program = lower(library.protocols[0], library.arches["faulting"])
+    copy = next(n for n in program.nodes if n.kind == "copy")
+    faults = [n for n in program.nodes if n.kind == "fault" and n.origin == copy.origin]
+    assert len(faults) == 1
+    # The hook is on the path to the copy once: no second fault node after it.
+    hook, access = faults[0].next
+    assert program.nodes[access] is copy
+
+
 def test_no_fault_node_where_the_hook_does_nothing(tmp_path: Path) -> None:
     text = UNFAULTED.replace(
         "on user_map(p: page) {\n        if not p.clean { flush kernel(p); set p.clean }\n    }",

@@ -128,8 +128,12 @@ class _Builder:
         if isinstance(s, model.Copy):
             dst, src = f.reg(s.dst), f.reg(s.src)
             access = node("copy", f"copy {s.dst} <- {s.src}", reg=dst, reg2=src)
-            # memcpy reads the source first: a fault on it comes first.
-            return self.fault(src, s, f, origin, self.fault(dst, s, f, origin, access))
+            # memcpy reads the source first: a fault on it comes first. One fault when both
+            # are the same mapping (a second would run the hook again: the entry is made
+            # only by the access).
+            if dst != src:
+                access = self.fault(dst, s, f, origin, access)
+            return self.fault(src, s, f, origin, access)
         if isinstance(s, model.DmaAccess):
             kind = "dma_" + s.kind
             return node(kind, f"{kind} {s.page}[{s.index}]", page=f.pages[s.page], index=s.index)
