@@ -279,3 +279,68 @@ def test_a_thread_named_hardware_keeps_its_own_lane(browser, tmp_path: Path) -> 
     kmap = svg.locator("g.step", has_text="kmap_local_page").first
     assert kmap.get_attribute("data-actor") == "0"
     assert "hardware" not in (kmap.get_attribute("class") or "").split()
+
+
+UNFLUSHED = """protocol unflushed_{i} {{
+    page pg file
+    mapping app = user(pg) colour 1
+    thread kernel {{
+        k = kmap(pg)
+        write k[0]
+        kunmap(k)
+        signal written
+    }}
+    thread process {{
+        wait written
+        read app[0]
+    }}
+    expect stale_read, lost_write on arm_v6
+}}
+"""
+
+
+def _many(tmp_path: Path, count: int) -> str:
+    """A file of `count` protocols, each with a stale read and a lost write on arm_v6."""
+    flow = tmp_path / f"many{count}.flow"
+    flow.write_text("\n".join(UNFLUSHED.format(i=i) for i in range(count)), encoding="utf-8")
+    return str(flow)
+
+
+def test_a_page_of_many_checks_folds_them(tmp_path: Path) -> None:
+    """Up to FOLD_ABOVE sections, every trace is drawn open; one more and each section keeps
+    its heading and verdict with its traces folded."""
+    from checker.report.html import FOLD_ABOVE
+
+    for count, folded in [(FOLD_ABOVE, 0), (FOLD_ABOVE + 1, FOLD_ABOVE + 1)]:
+        document, path = _report(tmp_path, _many(tmp_path, count), "--arch", "arm_v6")
+        assert sum(1 for c in document["checks"] if c["traces"]) == count
+        text = path.read_text(encoding="utf-8")
+        assert text.count('<details class="check-body">') == folded
+        assert text.count("<h2>unflushed_") == count  # the headings are never folded
+        assert text.count("<svg") == 2 * count  # the traces are all there, folded or not
+
+
+def test_a_grid_link_unfolds_its_check(browser, tmp_path: Path) -> None:
+    from checker.report.html import FOLD_ABOVE
+
+    document, path = _report(tmp_path, _many(tmp_path, FOLD_ABOVE + 1), "--arch", "arm_v6")
+    page = _open(browser, path, tmp_path / "folded.png")
+    assert page.locator("details.check-body").count() == FOLD_ABOVE + 1
+    assert page.locator("details.check-body[open]").count() == 0
+    last = len(document["checks"])
+    lane = page.locator(f"#check-{last}-stale_read svg.swimlane")
+    assert not lane.is_visible()
+    page.locator(f'table.grid td a[href="#check-{last}"]').click()
+    assert page.locator("details.check-body[open]").count() == 1
+    assert page.locator(f"#check-{last} details.check-body[open]").count() == 1
+    assert lane.is_visible()
+    # An address naming a trace unfolds its check on load (a link pasted into a mail).
+    other = browser.new_page(viewport={"width": 1600, "height": 1200})
+    other.goto(path.as_uri() + "#check-1-lost_write")
+    other.wait_for_load_state("load")
+    assert other.get_attribute("html", "data-script-errors") is None
+    assert other.locator("#check-1 details.check-body[open]").count() == 1
+    assert other.locator("#check-1-lost_write svg.swimlane").is_visible()
+    # Its summary unfolds it too, without the script.
+    other.locator("#check-2 details.check-body > summary").click()
+    assert other.locator("#check-2-stale_read svg.swimlane").is_visible()

@@ -49,6 +49,13 @@ def check_id(number: int) -> str:
     return f"check-{number}"
 
 
+# A page with more check sections than this shows each section's heading and verdict, with
+# its traces and tables folded (<details>): a run over the whole library draws hundreds of
+# swimlanes, which a browser lays out slowly and a reader scrolls past. A grid link, or an
+# address ending in a check's #id, unfolds its section (the script).
+FOLD_ABOVE = 12
+
+
 def render_html(results: list[CheckResult], sources: dict[str, SourceText],
                 warnings: Sequence[FlowWarning] = ()) -> str:
     """The report of a run: the grid, then every check with what it found."""
@@ -65,9 +72,10 @@ def render_html(results: list[CheckResult], sources: dict[str, SourceText],
         body += [f"<li><pre>{escape(w.render(sources))}</pre></li>" for w in warnings]
         body.append("</ul></section>")
     body += _grid(results)
-    for number, result in enumerate(results, 1):
-        if _has_section(result):
-            body += _check(number, result, sources)
+    shown = [(number, r) for number, r in enumerate(results, 1) if _has_section(r)]
+    fold = len(shown) > FOLD_ABOVE
+    for number, result in shown:
+        body += _check(number, result, sources, fold)
     return _page("flowcheck report", body)
 
 
@@ -140,7 +148,8 @@ def _grid(results: list[CheckResult]) -> list[str]:
 # -- one check -------------------------------------------------------------------------------
 
 
-def _check(number: int, result: CheckResult, sources: dict[str, SourceText]) -> list[str]:
+def _check(number: int, result: CheckResult, sources: dict[str, SourceText],
+           fold: bool = False) -> list[str]:
     name = f"{result.protocol.name} on {result.arch.name}"
     found = ", ".join(sorted(result.kinds)) or ("safe" if result.complete else "")
     if not result.complete:
@@ -155,6 +164,11 @@ def _check(number: int, result: CheckResult, sources: dict[str, SourceText]) -> 
            f"{'as expected' if result.matches else escape(result.status)}"
            f"{'' if result.engine in ('', 'explicit') else f'; engine: {result.engine}'}"
            f' &middot; <span class="where">{escape(str(result.protocol.span))}</span></p>']
+    if fold and (result.traces or result.redundant or result.inner):
+        out.append(f'<details class="check-body"><summary>{escape(_contents(result))}'
+                   "</summary>")
+    else:
+        fold = False
     if result.program is not None:
         renderer = TraceRenderer(result.program, sources)
         for kind, trace in sorted(result.traces.items()):
@@ -166,8 +180,24 @@ def _check(number: int, result: CheckResult, sources: dict[str, SourceText]) -> 
             out.append("<h3>Redundant inside calls (each statement is needed; a part of it "
                        "is not)</h3>")
             out += _redundancy_table(renderer, result.inner, "redundant-inside")
+    if fold:
+        out.append("</details>")
     out.append("</section>")
     return out
+
+
+def _contents(result: CheckResult) -> str:
+    """What a folded section holds, for its <summary>."""
+    parts = []
+    if result.traces:
+        kinds = ", ".join(sorted(result.traces))
+        parts.append(f"the trace{'s' * (len(result.traces) > 1)} ({kinds})")
+    if result.redundant:
+        parts.append(f"{len(result.redundant)} redundant statement"
+                     f"{'s' * (len(result.redundant) > 1)}")
+    if result.inner:
+        parts.append(f"{len(result.inner)} redundant inside calls")
+    return "show " + " and ".join(parts)
 
 
 def _trace(renderer: TraceRenderer, trace: Trace, key: str) -> list[str]:

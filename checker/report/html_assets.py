@@ -11,6 +11,7 @@ code, pre, .where { font-family: ui-monospace, monospace; font-size: 12px; }
 section.check { border-top: 1px solid #ccc; padding-top: .4em; }
 section.check.unexpected > h2 { color: #b00; }
 section.check.inconclusive > h2 { color: #a60; }
+details.check-body > summary { cursor: pointer; color: #345; }
 table { border-collapse: collapse; }
 table.grid td, table.grid th { border: 1px solid #ddd; padding: 1px 4px;
   font-family: ui-monospace, monospace; }
@@ -135,6 +136,20 @@ SCRIPT = """
     select(active, parseInt(active.getAttribute('data-current'), 10) + step);
     event.preventDefault();
   });
+  // A folded check (a page of many checks) unfolds when the address names it or a
+  // trace in it: a click on a grid cell, a link from elsewhere, the back button.
+  function unfold() {
+    var id = decodeURIComponent(window.location.hash.slice(1));
+    var el = id ? document.getElementById(id) : null;
+    if (!el) { return; }
+    var body = el.querySelector('details.check-body') || el.closest('details.check-body');
+    if (body && !body.open) {
+      body.open = true;
+      el.scrollIntoView();
+    }
+  }
+  window.addEventListener('hashchange', unfold);
+  unfold();
   document.documentElement.setAttribute('data-ready', '1');
 })();
 """
