@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from checker.engines.explicit.steps import KIND_BITS, STALE, UNMAPPED, Steps, Work
-from checker.machine.program import LCond, Program
+from checker.machine.program import LCond, Program, cond_flags
 from checker.machine.silent import apply_moves, silent_paths
 from checker.machine.state import LIVE, UNFAULTED, Layout, State, start_status
 
@@ -45,7 +45,7 @@ class FlatMachine(Steps):
         self.LW = LW = p.line_words
         self.SW = SW = 1 + LW
         flags = sorted({(n.page, n.flag) for n in p.nodes if n.kind in ("set", "clear")}
-                       | set(_cond_flags(n.cond for n in p.nodes if n.kind == "test")))
+                       | {pf for n in p.nodes if n.kind == "test" for pf in cond_flags(n.cond)})
         self.flag_index = {f: i for i, f in enumerate(flags)}
         self.flags = flags
         E, L = len(p.events), len(p.locks)
@@ -397,17 +397,6 @@ def _static(c: LCond | None) -> bool:
     if c.op == "flag":
         return False
     return _static(c.left) and (c.op == "not" or _static(c.right))
-
-
-def _cond_flags(conds) -> list[tuple[int, str]]:
-    out: list[tuple[int, str]] = []
-    stack = [c for c in conds if c is not None]
-    while stack:
-        c = stack.pop()
-        if c.op == "flag":
-            out.append((c.page, c.flag))
-        stack += [x for x in (c.left, c.right) if x is not None]
-    return out
 
 
 __all__ = ["FlatMachine", "KIND_BITS", "STALE", "UNMAPPED", "Work"]
