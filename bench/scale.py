@@ -182,12 +182,28 @@ def machine() -> dict:
 # -- 1. the review protocol ------------------------------------------------------------------
 
 def summary_of(stdout: str) -> tuple[str, str]:
-    """(summary line of the check, its verdict column) from `check -q` output."""
+    """(summary line of the check, its verdict column) from `check -q` output of one check:
+    its line under "Not as expected:" when it has one, else its grid cell (as expected),
+    e.g. `safe ok`."""
     lines = [ln for ln in stdout.splitlines() if ln.strip()]
-    checks = [ln for ln in lines if not re.match(r"\d+ checks?:", ln)]
-    line = checks[-1].strip() if checks else ""
-    parts = line.split()
-    return line, " ".join(parts[2:]) if len(parts) > 2 else line
+    if "Not as expected:" in lines:
+        after = lines[lines.index("Not as expected:") + 1:]
+        checks = [ln for ln in after if not re.match(r"\d+ checks?:", ln)]
+        line = checks[0].strip() if checks else ""
+        parts = line.split()
+        return line, " ".join(parts[2:]) if len(parts) > 2 else line
+    legend = next((i for i, ln in enumerate(lines) if ln.strip().startswith("S stale_read")), 0)
+    row = lines[legend - 1].split() if legend else []
+    if len(row) != 2:
+        return (lines[-1].strip() if lines else ""), ""
+    kinds = [CELL_KINDS[c] for c in row[1] if c in CELL_KINDS]
+    verdict = f"{', '.join(kinds) or 'safe'} ok"
+    return f"{row[0]} {verdict}", verdict
+
+
+# The grid's letters (report/grid.py), for a check that is as expected.
+CELL_KINDS = {"S": "stale_read", "L": "lost_write", "U": "use_after_unmap", "D": "deadlock",
+              "R": "redundant_flush"}
 
 
 def review(co: Checkout, flow: Path, arches: list[str], max_states: int, timeout: float,
