@@ -196,7 +196,7 @@ def summary_of(stdout: str) -> tuple[str, str]:
     row = lines[legend - 1].split() if legend else []
     if len(row) != 2:
         return (lines[-1].strip() if lines else ""), ""
-    kinds = [CELL_KINDS[c] for c in row[1] if c in CELL_KINDS]
+    kinds = sorted(CELL_KINDS[c] for c in row[1] if c in CELL_KINDS)
     verdict = f"{', '.join(kinds) or 'safe'} ok"
     return f"{row[0]} {verdict}", verdict
 
