@@ -346,6 +346,31 @@ def test_hover_follows_the_arches_setting_and_says_no_op(lsp: Session) -> None:
     assert _comment_above(REPO / "specs/arch/arm_vivt.flow", "fn flush_dcache_page(") in vivt
 
 
+def test_hover_on_page_conditions_and_start_states_says_what_they_mean(lsp: Session) -> None:
+    """The words a reader asks about: which kernel test `mapped` and `faulted` are, what a
+    start state assumes. Words with another meaning elsewhere (`any` in `colour any`) and
+    other keywords get no such text."""
+    text = (REPO / "tests" / "litmus" / "unfaulted.flow").read_text(encoding="utf-8")
+    uri = lsp.open("words.flow", text)
+
+    def value(needle: str, into: int, occurrence: int = 0) -> str | None:
+        found = lsp.hover(uri, at(text, needle, into, occurrence))
+        return None if found is None else found.contents.value
+
+    faulted = value("not faulted(p)", 5)
+    assert faulted is not None and "folio_mapped" in faulted and "`faulted(p)`" in faulted
+    mapped = value("not mapped(p)", 5)
+    assert mapped is not None and "mapping_mapped" in mapped
+    assert value("page pg file", 9).startswith("**`page file`**")
+    unfaulted = value("start app unfaulted", 12)
+    assert unfaulted is not None and "page fault" in unfaulted and "on user_map" in unfaulted
+    assert "nothing of this alias is cached" in value("start app empty", 12)
+    assert lsp.hover(uri, at(text, "expect stale_read", 2)) is None  # a keyword, no text
+    other = "protocol p {\n    page pg file\n    mapping m = user(pg) colour any\n}\n"
+    uri = lsp.open("colour_any.flow", other)
+    assert lsp.hover(uri, at(other, "colour any", 8)) is None
+
+
 def test_hover_on_a_broken_document_gives_no_stale_line(lsp: Session) -> None:
     """While the document does not load, its own functions and arches come from the last
     version that loaded: their line numbers are of that text (two lines were added above

@@ -47,6 +47,8 @@ def hover(document: Document, offset: int) -> types.Hover | None:
         value = _call(document, Target(occurrence.text, hook=occurrence.text))
     elif role in (names.ARCH, names.ARCH_REF):
         value = _arch(document, occurrence.text)
+    elif role in (names.KEYWORD, names.OTHER):
+        value = _word(occurrence)
     else:
         value = _declaration(document, occurrence)
     if value is None:
@@ -149,6 +151,43 @@ def _arch(document: Document, name: str) -> str | None:
     if document.stale(arch.span):
         lines += ["", _stale_note(document)]
     return "\n".join(lines)
+
+
+# What a word means where a reader asks "which kernel test, which state, is this?": the page
+# conditions and the start states (docs/language.md says each at length).
+PAGE_WORDS = {
+    "anon": "an anonymous page, no file behind it (the kernel's PageAnon)",
+    "file": "a page of a file's page cache, not anonymous",
+    "highmem": "a page with no permanent linear (kernel) alias (PageHighMem): kmap must make "
+               "a temporary one",
+    "mapped": "a user mapping of the page exists: a VMA maps it (mapping_mapped). True for "
+              "a mapping declared `start M unfaulted`",
+    "faulted": "a user mapping of the page has its page-table entry (folio_mapped; "
+               "page_mapcount before v6.6). False for a mapping declared `start M unfaulted` "
+               "until its first access faults it in",
+}
+START_WORDS = {
+    "any": "each line the mapping reaches may be absent, clean or dirty at the start (the "
+           "process has been using it); the default",
+    "clean": "each line may be absent or clean at the start (the page was only read through "
+             "this alias)",
+    "empty": "nothing of this alias is cached at the start",
+    "dirty": "the kernel wrote every word of the page through its linear alias before the "
+             "protocol began: the write is dirty in the cache, memory holds the old value",
+    "unfaulted": "the mapping exists (mmap'ed without MAP_POPULATE) but has no page-table "
+                 "entry: nothing of it is cached, and its first access is a page fault that "
+                 "runs the arch's `on user_map` first",
+}
+
+
+def _word(occurrence: names.Occurrence) -> str | None:
+    word = occurrence.text
+    if occurrence.head == "start" and word in START_WORDS:
+        return f"**start state `{word}`**: {START_WORDS[word]}."
+    if occurrence.role == names.KEYWORD and word in PAGE_WORDS:
+        shown = f"page {word}" if occurrence.head == "page" else f"{word}(p)"
+        return f"**`{shown}`**: {PAGE_WORDS[word]}."
+    return None
 
 
 def _declaration(document: Document, occurrence: names.Occurrence) -> str | None:
