@@ -201,7 +201,8 @@ def summary_of(stdout: str) -> tuple[str, str]:
     return f"{row[0]} {verdict}", verdict
 
 
-# The grid's letters (report/grid.py), for a check that is as expected.
+# The grid's letters (checker/report/grid.py CODES), for a check that is as expected. A
+# copy: scale.py runs older checkouts as subprocesses and imports nothing of the checker.
 CELL_KINDS = {"S": "stale_read", "L": "lost_write", "U": "use_after_unmap", "D": "deadlock",
               "R": "redundant_flush"}
 

@@ -306,18 +306,39 @@ def _many(tmp_path: Path, count: int) -> str:
     return str(flow)
 
 
+# A check with a section but nothing to fold: safe, where its expect line says otherwise.
+NOTHING_TO_FOLD = """protocol only_reads {
+    page pg file
+    mapping app = user(pg) colour 1
+    thread process {
+        read app[0]
+    }
+    expect stale_read on arm_v6
+}
+"""
+
+
 def test_a_page_of_many_checks_folds_them(tmp_path: Path) -> None:
     """Up to FOLD_ABOVE sections, every trace is drawn open; one more and each section keeps
-    its heading and verdict with its traces folded."""
+    its heading and verdict with its traces folded. A section with nothing but its heading
+    and verdict (a check not as expected, with no trace) has nothing to fold."""
     from checker.report.html import FOLD_ABOVE
 
-    for count, folded in [(FOLD_ABOVE, 0), (FOLD_ABOVE + 1, FOLD_ABOVE + 1)]:
-        document, path = _report(tmp_path, _many(tmp_path, count), "--arch", "arm_v6")
+    for count, folded in [(FOLD_ABOVE - 1, 0), (FOLD_ABOVE, FOLD_ABOVE)]:
+        flow = Path(_many(tmp_path, count))
+        flow.write_text(flow.read_text(encoding="utf-8") + NOTHING_TO_FOLD, encoding="utf-8")
+        document, path = _report(tmp_path, str(flow), "--arch", "arm_v6", status=1)
         assert sum(1 for c in document["checks"] if c["traces"]) == count
+        assert [c["protocol"] for c in document["checks"] if c["status"] != "ok"] == [
+            "only_reads"]
         text = path.read_text(encoding="utf-8")
         assert text.count('<details class="check-body">') == folded
         assert text.count("<h2>unflushed_") == count  # the headings are never folded
+        assert text.count("<h2>only_reads on arm_v6") == 1
         assert text.count("<svg") == 2 * count  # the traces are all there, folded or not
+        # The unexpected check's section closes with no <details> in it.
+        section = text.split('data-protocol="only_reads"')[1].split("</section>")[0]
+        assert "<details" not in section
 
 
 def test_a_grid_link_unfolds_its_check(browser, tmp_path: Path) -> None:
@@ -334,13 +355,27 @@ def test_a_grid_link_unfolds_its_check(browser, tmp_path: Path) -> None:
     assert page.locator("details.check-body[open]").count() == 1
     assert page.locator(f"#check-{last} details.check-body[open]").count() == 1
     assert lane.is_visible()
-    # An address naming a trace unfolds its check on load (a link pasted into a mail).
+    # Folded again by its summary, the same grid link unfolds it again (the address does
+    # not change: no hashchange).
+    page.locator(f"#check-{last} details.check-body > summary").click()
+    assert not lane.is_visible()
+    page.locator(f'table.grid td a[href="#check-{last}"]').click()
+    assert lane.is_visible()
+    # An address naming a check unfolds it on load (a link pasted into a mail), and so
+    # does one naming a trace in it (the browser itself opens a <details> holding the
+    # fragment's target, so that case alone would not show the script works).
     other = browser.new_page(viewport={"width": 1600, "height": 1200})
-    other.goto(path.as_uri() + "#check-1-lost_write")
+    for address, trace in [("check-3", "check-3-stale_read"),
+                           ("check-1-lost_write", "check-1-lost_write")]:
+        other.goto(path.as_uri() + "#" + address)
+        other.wait_for_load_state("load")
+        assert other.get_attribute("html", "data-script-errors") is None
+        assert other.locator(f"#{trace} svg.swimlane").is_visible()
+    # A malformed address is no script error.
+    other.goto(path.as_uri() + "#100%")
     other.wait_for_load_state("load")
+    assert other.get_attribute("html", "data-ready") == "1"
     assert other.get_attribute("html", "data-script-errors") is None
-    assert other.locator("#check-1 details.check-body[open]").count() == 1
-    assert other.locator("#check-1-lost_write svg.swimlane").is_visible()
-    # Its summary unfolds it too, without the script.
+    # Its summary unfolds a check too, without the script.
     other.locator("#check-2 details.check-body > summary").click()
     assert other.locator("#check-2-stale_read svg.swimlane").is_visible()

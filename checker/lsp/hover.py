@@ -160,11 +160,11 @@ PAGE_WORDS = {
     "file": "a page of a file's page cache, not anonymous",
     "highmem": "a page with no permanent linear (kernel) alias (PageHighMem): kmap must make "
                "a temporary one",
-    "mapped": "a user mapping of the page exists: a VMA maps it (mapping_mapped). True for "
-              "a mapping declared `start M unfaulted`",
-    "faulted": "a user mapping of the page has its page-table entry (folio_mapped; "
-               "page_mapcount before v6.6). False for a mapping declared `start M unfaulted` "
-               "until its first access faults it in",
+    "mapped": "some user mapping of the page exists: a VMA maps it (mapping_mapped). A "
+              "mapping declared `start M unfaulted` counts, before its first access too",
+    "faulted": "some user mapping of the page has its page-table entry (folio_mapped; "
+               "page_mapcount before v6.6). False while every mapping of the page is "
+               "declared `start M unfaulted` and none has been touched yet",
 }
 START_WORDS = {
     "any": "each line the mapping reaches may be absent, clean or dirty at the start (the "
@@ -173,7 +173,8 @@ START_WORDS = {
              "this alias)",
     "empty": "nothing of this alias is cached at the start",
     "dirty": "the kernel wrote every word of the page through its linear alias before the "
-             "protocol began: the write is dirty in the cache, memory holds the old value",
+             "protocol began: the write is dirty in the first write-back level (with none, "
+             "in memory), and memory holds the old value",
     "unfaulted": "the mapping exists (mmap'ed without MAP_POPULATE) but has no page-table "
                  "entry: nothing of it is cached, and its first access is a page fault that "
                  "runs the arch's `on user_map` first",

@@ -22,7 +22,7 @@ from checker.machine.program import (
     PageInfo,
     Program,
     ThreadCode,
-    cond_flags,
+    used_flags,
 )
 from checker.machine.start_flags import hook_flag_outcomes
 
@@ -539,8 +539,7 @@ def lower(
             raise FlowError(n.span, f"'{name}' starts unfaulted, so it cannot be returned "
                                     "from a function: an access through the result would "
                                     "skip its page fault")
-    used = {(n.page, n.flag) for n in b.nodes if n.kind in ("set", "clear")}
-    used |= {pf for n in b.nodes if n.kind == "test" for pf in cond_flags(n.cond)}
+    used = used_flags(b.nodes)
     codes = tuple(ThreadCode(t.name, t.is_device, entry) for t, entry in threads)
     vipt = [level.colours for level in arch.levels if level.indexing == "vipt"]
     levels = tuple(

@@ -13,6 +13,7 @@ registers, slots) so that a machine state is a tuple of small integers.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from checker.front import model
@@ -32,6 +33,15 @@ class LCond:
     flag: str = ""
     left: LCond | None = None
     right: LCond | None = None
+
+
+def used_flags(nodes: Sequence[Node]) -> set[tuple[int, str]]:
+    """The (page, flag) pairs a program sets, clears or tests: the flags its states carry."""
+    found = {(n.page, n.flag) for n in nodes if n.kind in ("set", "clear")}
+    for n in nodes:
+        if n.kind == "test":
+            found |= cond_flags(n.cond)
+    return found
 
 
 def cond_flags(c: LCond | None) -> set[tuple[int, str]]:

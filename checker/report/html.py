@@ -164,12 +164,13 @@ def _check(number: int, result: CheckResult, sources: dict[str, SourceText],
            f"{'as expected' if result.matches else escape(result.status)}"
            f"{'' if result.engine in ('', 'explicit') else f'; engine: {result.engine}'}"
            f' &middot; <span class="where">{escape(str(result.protocol.span))}</span></p>']
-    if fold and (result.traces or result.redundant or result.inner):
+    body = _has_body(result)
+    fold = fold and body  # a section of a heading and a verdict only has nothing to fold
+    if fold:
         out.append(f'<details class="check-body"><summary>{escape(_contents(result))}'
                    "</summary>")
-    else:
-        fold = False
-    if result.program is not None:
+    if body:
+        assert result.program is not None
         renderer = TraceRenderer(result.program, sources)
         for kind, trace in sorted(result.traces.items()):
             out += _trace(renderer, trace, f"{check_id(number)}-{kind}")
@@ -184,6 +185,13 @@ def _check(number: int, result: CheckResult, sources: dict[str, SourceText],
         out.append("</details>")
     out.append("</section>")
     return out
+
+
+def _has_body(result: CheckResult) -> bool:
+    """Whether a check's section has more than its heading and verdict: traces or
+    redundancy tables (drawn from its program)."""
+    return result.program is not None and bool(result.traces or result.redundant
+                                                or result.inner)
 
 
 def _contents(result: CheckResult) -> str:

@@ -137,9 +137,10 @@ SCRIPT = """
     event.preventDefault();
   });
   // A folded check (a page of many checks) unfolds when the address names it or a
-  // trace in it: a click on a grid cell, a link from elsewhere, the back button.
-  function unfold() {
-    var id = decodeURIComponent(window.location.hash.slice(1));
+  // trace in it (a link from elsewhere, the back button) and when a link to it is clicked,
+  // even one to the address the page is at already (no hashchange then). The ids are
+  // plain ASCII (check-N, check-N-kind): the hash is not decoded.
+  function unfold(id) {
     var el = id ? document.getElementById(id) : null;
     if (!el) { return; }
     var body = el.querySelector('details.check-body') || el.closest('details.check-body');
@@ -148,8 +149,13 @@ SCRIPT = """
       el.scrollIntoView();
     }
   }
-  window.addEventListener('hashchange', unfold);
-  unfold();
+  function unfoldAddress() { unfold(window.location.hash.slice(1)); }
+  window.addEventListener('hashchange', unfoldAddress);
+  document.addEventListener('click', function (event) {
+    var link = event.target.closest ? event.target.closest('a[href^="#"]') : null;
+    if (link) { unfold(link.getAttribute('href').slice(1)); }
+  });
+  unfoldAddress();
   document.documentElement.setAttribute('data-ready', '1');
 })();
 """

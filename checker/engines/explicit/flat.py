@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from checker.engines.explicit.steps import KIND_BITS, STALE, UNMAPPED, Steps, Work
-from checker.machine.program import LCond, Program, cond_flags
+from checker.machine.program import LCond, Program, used_flags
 from checker.machine.silent import apply_moves, silent_paths
 from checker.machine.state import LIVE, UNFAULTED, Layout, State, start_status
 
@@ -44,8 +44,7 @@ class FlatMachine(Steps):
         self.W = W = p.total_words
         self.LW = LW = p.line_words
         self.SW = SW = 1 + LW
-        flags = sorted({(n.page, n.flag) for n in p.nodes if n.kind in ("set", "clear")}
-                       | {pf for n in p.nodes if n.kind == "test" for pf in cond_flags(n.cond)})
+        flags = sorted(used_flags(p.nodes))
         self.flag_index = {f: i for i, f in enumerate(flags)}
         self.flags = flags
         E, L = len(p.events), len(p.locks)

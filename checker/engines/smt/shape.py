@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import z3
 
-from checker.machine.program import END, Program, cond_flags
+from checker.machine.program import END, Program, used_flags
 from checker.machine.state import Layout, State
 
 
@@ -55,10 +55,7 @@ class Shape:
             value=bits_for(self.max_writes),
             thread=bits_for(len(program.threads)),
         )
-        self.flags = sorted(
-            {(n.page, n.flag) for n in nodes if n.kind in ("set", "clear")}
-            | {pf for n in nodes if n.cond is not None for pf in cond_flags(n.cond)}
-        )
+        self.flags = sorted(used_flags(nodes))
         self.kinds: list[str] = []  # per index: the component's name
         self.widths: list[int] = []  # 0 for Booleans
         n_threads, words = len(program.threads), program.total_words
