@@ -5,7 +5,7 @@ command checks, they report the same redundant statements with the same dependen
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from strategies import arches, protocols
 
 from checker.check import CheckOptions, check
@@ -55,3 +55,25 @@ def test_engines_agree_on_redundant_statements(protocol, arch):
     symbolic = check(protocol, arch, CheckOptions("z3", timeout=60))
     assert symbolic.complete
     assert symbolic.verdict() == explicit.verdict()
+
+
+@settings(max_examples=15, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(protocol=protocols(), arch=arches())
+def test_leaving_out_settled_fault_nodes_changes_no_verdict(protocol, arch):
+    """lower.py leaves out the fault nodes that always take their no-fault branch (an
+    access through the same mapping came first on every path): the search over the program
+    that keeps them finds the same kinds, and its witnesses replay on their own program."""
+    assume(any(mapping.start == "unfaulted" for mapping in protocol.mappings))
+    settled = lower(protocol, arch)
+    full = lower(protocol, arch, keep_settled_faults=True)
+    assume(len(settled.nodes) < len(full.nodes))  # only the cases where it left one out
+    pruned_outcome = search(settled, max_states=20_000)
+    full_outcome = search(full, max_states=20_000)
+    if not (pruned_outcome.complete and full_outcome.complete):
+        return
+    assert sorted(pruned_outcome.witnesses) == sorted(full_outcome.witnesses)
+    for program, outcome in [(settled, pruned_outcome), (full, full_outcome)]:
+        sem = Semantics(program)
+        for witness in outcome.witnesses.values():
+            replay(sem, witness)

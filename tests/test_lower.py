@@ -184,11 +184,16 @@ protocol p {
     mapping ub = user(b)
     start ua unfaulted
     thread t {
-        read ua[0]
+        either {
+            read ua[0]
+        } or {
+            peek(ua)
+        } or {
+            k = kmap(b)
+            copy ua <- k
+        }
         read ub[0]
-        peek(ua)
-        k = kmap(b)
-        copy ua <- k
+        read ua[0]
         v = mmap(b)
     }
 }
@@ -201,9 +206,15 @@ def test_an_access_through_an_unfaulted_mapping_may_fault_first(tmp_path: Path) 
     ua = next(h for h, info in enumerate(program.handles) if info.name == "ua")
     assert program.handles[ua].start == "unfaulted"
     faults = [n for n in program.nodes if n.kind == "fault"]
-    # `read ua`, the read inside peek(ua) (the parameter is ua's register), the copy's
-    # destination; not `read ub`, nor the copy's source.
+    # Each branch's first access through ua: `read ua`, the read inside peek(ua) (the
+    # parameter is ua's register), the copy's destination; not `read ub`, nor the copy's
+    # source, nor the `read ua` after the `either`, which every path reaches after one of
+    # them: ua is faulted in by then (its fault node would always take the no-fault way).
     assert len(faults) == 3 and all(n.handle == ua for n in faults)
+    after = library.protocols[0].threads[0].body[2].span  # the `read ua` after the either
+    last = [n for n in program.nodes if n.kind == "read" and n.origin == after]
+    assert len(last) == 1
+    assert not any(last[0] is program.nodes[n.next[-1]] for n in faults)
     for fault in faults:
         hook, access = fault.next
         # Not faulting: straight to the access. Faulting: the hook, then the same access
@@ -253,7 +264,7 @@ def test_an_unfaulted_mapping_cannot_be_returned(tmp_path: Path) -> None:
 def test_dropping_a_statement_keeps_its_page_fault_maintenance(tmp_path: Path) -> None:
     library = load_text(tmp_path, UNFAULTED)
     protocol = library.protocols[0]
-    peek = protocol.threads[0].body[2].span  # peek(ua): a call whose read faults
+    peek = protocol.threads[0].body[0].branches[1][0].span  # peek(ua): its read faults
     program = lower(protocol, library.arches["faulting"], frozenset({(peek,)}))
     flushes = [n for n in program.nodes if n.kind == "maint" and n.origin == peek]
     assert flushes and all(n.in_fault for n in flushes)

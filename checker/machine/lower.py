@@ -285,7 +285,7 @@ class _Builder:
         `cont` alone when `reg` is no unfaulted mapping's register, or when the hook does
         nothing (the access alone is the fault then: one step, not three, which matters to
         the Z3 engine's unrolling). Every access through it gets one, as any of them may be
-        the first to run.
+        the first to run; _without_settled_faults then removes those that cannot be.
 
         The mapping becomes LIVE when the access runs, after the hook: another thread that
         accesses it meanwhile faults too and runs the hook again (in the kernel it would
@@ -515,12 +515,74 @@ def _start_flags(protocol: model.Protocol, arch: model.Arch, used: set[tuple[int
     return tuple(sorted(kept, key=sorted))
 
 
+def _without_settled_faults(b: _Builder, entries: list[int]) -> list[int]:
+    """Leave out the fault nodes whose mapping is faulted in (or ended) already whenever
+    they run: those after an access through the same register on every path from their
+    thread's start. The access before made the mapping LIVE (or found it DEAD), and nothing
+    makes a mapping UNFAULTED again, so such a node always takes its no-fault branch: it is
+    a step that changes nothing, and a line "(no page fault ...)" in every trace. The
+    registers of declared mappings are never assigned; one that some node assigns all the
+    same (a map, mmap or move into it) keeps its fault nodes. Returns the threads' entries
+    in the new numbering; b.nodes is renumbered, keeping only what the entries reach."""
+    assigned = {n.reg for n in b.nodes if n.kind in ("map", "mmap", "move")}
+    regs = frozenset(r for r in b.unfaulted if r not in assigned)
+    if not regs or not any(n.kind == "fault" for n in b.nodes):
+        return entries
+    # accessed[n]: the registers of `regs` accessed on every path from n's thread's entry
+    # to n (n excluded); a node not yet reached has none recorded (the top of the lattice).
+    accessed: dict[int, frozenset[int]] = {e: frozenset() for e in entries if e >= 0}
+    work = list(accessed)
+    while work:
+        i = work.pop()
+        n = b.nodes[i]
+        through = {n.reg, n.reg2} if n.kind in ("read", "write", "copy") else set()
+        after = accessed[i] | (regs & through)
+        for j in n.next:
+            if j < 0:
+                continue
+            now = after if j not in accessed else accessed[j] & after
+            if now != accessed.get(j):
+                accessed[j] = now
+                work.append(j)
+    settled = {i: b.nodes[i].next[1] for i in accessed
+               if b.nodes[i].kind == "fault" and b.nodes[i].reg in accessed[i]}
+    if not settled:
+        return entries
+
+    def target(i: int) -> int:
+        while i in settled:  # a copy's two faults: the source's leads to the destination's
+            i = settled[i]
+        return i
+
+    # Renumber what the entries still reach, in the old order (the numbering stays
+    # deterministic, and a program without settled faults is unchanged).
+    keep: set[int] = set()
+    stack = [target(e) for e in entries if e >= 0]
+    while stack:
+        i = stack.pop()
+        if i < 0 or i in keep:
+            continue
+        keep.add(i)
+        stack.extend(target(j) for j in b.nodes[i].next if j >= 0)
+    number = {old: new for new, old in enumerate(sorted(keep))}
+
+    def renumbered(i: int) -> int:
+        return i if i < 0 else number[target(i)]
+
+    b.nodes = [replace(b.nodes[i], next=tuple(renumbered(j) for j in b.nodes[i].next))
+               for i in sorted(keep)]
+    return [renumbered(e) for e in entries]
+
+
 def lower(
     protocol: model.Protocol, arch: model.Arch,
     drop: frozenset[tuple[Span, ...]] = frozenset(),
+    keep_settled_faults: bool = False,
 ) -> Program:
     """Lower `protocol` on `arch`; the maintenance of the units in `drop` (a protocol
-    statement `(span,)`, or a path into its calls: Node.unit prefixes) is left out."""
+    statement `(span,)`, or a path into its calls: Node.unit prefixes) is left out.
+    `keep_settled_faults` keeps the fault nodes _without_settled_faults leaves out (for the
+    differential test of that step)."""
     b = _builder(protocol, arch, drop)
     declared = {m.name: reg for reg, m in enumerate(protocol.mappings)}
     threads = []
@@ -539,8 +601,12 @@ def lower(
             raise FlowError(n.span, f"'{name}' starts unfaulted, so it cannot be returned "
                                     "from a function: an access through the result would "
                                     "skip its page fault")
+    entries = [entry for _, entry in threads]
+    if not keep_settled_faults:
+        entries = _without_settled_faults(b, entries)
     used = used_flags(b.nodes)
-    codes = tuple(ThreadCode(t.name, t.is_device, entry) for t, entry in threads)
+    codes = tuple(ThreadCode(t.name, t.is_device, entry)
+                  for (t, _), entry in zip(threads, entries, strict=True))
     vipt = [level.colours for level in arch.levels if level.indexing == "vipt"]
     levels = tuple(
         Level(lv.name, lv.indexing, lv.colours, lv.write_back, lv.victim_fill) for lv in arch.levels
