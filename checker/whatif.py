@@ -43,8 +43,7 @@ def explain(protocol: model.Protocol, arch: model.Arch, options: CheckOptions) -
     if base.kinds & DEFECTS:
         return Explanation(protocol, arch, "unsafe", {})
     program = lower(protocol, arch)
-    statements = sorted({n.unit[0] for n in program.nodes
-                         if n.kind == "maint" and not n.in_fault},
+    statements = sorted({n.unit[0] for n in program.nodes if n.candidate},
                         key=lambda s: (s.line, s.col))
     roles = {}
     for span in statements:

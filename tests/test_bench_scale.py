@@ -21,24 +21,12 @@ def _scale():
 
 scale = _scale()
 
-REVIEW = str(REPO / "bench" / "review.flow")
-
-
-@pytest.mark.parametrize(("arch", "status", "verdict"), [
-    ("x86", 0, "safe ok"),  # as expected: the grid cell says it
-    ("arm_v6", 1, "lost_write, stale_read UNEXPECTED (expected safe)"),
-])
-def test_the_verdict_of_a_review_run(arch: str, status: int, verdict: str) -> None:
-    code, out, _ = run_cli(["-q", REVIEW, "--arch", arch])
-    assert code == status
-    line, read = scale.summary_of(out)
-    assert read == verdict
-    assert line.startswith("review_memcpy_to_shared_file")
-
-
-def test_a_finding_as_expected_is_named(tmp_path) -> None:
-    flow = tmp_path / "one.flow"
-    flow.write_text("""protocol unflushed {
+# The kernel writes a page-cache page through its linear alias (colour 0 on arm_v6) and
+# forgets flush_dcache_page; the process reads it through its mapping at colour 1. Derived
+# by hand: on x86 (coherent) safe; on arm_v6 the read misses to memory (stale_read), and the
+# process's mapping, which may start dirty with the old value, can be written back after
+# the kernel's line (lost_write).
+UNFLUSHED = """protocol unflushed {
     page pg file
     mapping app = user(pg) colour 1
     thread kernel {
@@ -51,10 +39,21 @@ def test_a_finding_as_expected_is_named(tmp_path) -> None:
         wait written
         read app[0]
     }
-    expect stale_read, lost_write on arm_v6
-}
-""", encoding="utf-8")
-    code, out, _ = run_cli(["-q", str(flow), "--arch", "arm_v6"])
-    assert code == 0
-    assert scale.summary_of(out) == ("unflushed lost_write, stale_read ok",
-                                     "lost_write, stale_read ok")
+EXPECT}
+"""
+
+
+@pytest.mark.parametrize(("arch", "expect", "status", "verdict"), [
+    ("x86", "", 0, "safe ok"),  # as expected, nothing found: the grid cell says it
+    ("arm_v6", "", 1, "lost_write, stale_read UNEXPECTED (expected safe)"),
+    ("arm_v6", "    expect stale_read, lost_write on arm_v6\n", 0, "lost_write, stale_read ok"),
+])
+def test_the_verdict_of_one_check(tmp_path, arch: str, expect: str, status: int,
+                                  verdict: str) -> None:
+    flow = tmp_path / "one.flow"
+    flow.write_text(UNFLUSHED.replace("EXPECT", expect), encoding="utf-8")
+    code, out, _ = run_cli(["-q", str(flow), "--arch", arch])
+    assert code == status
+    line, read = scale.summary_of(out)
+    assert read == verdict
+    assert line.startswith("unflushed")

@@ -92,7 +92,7 @@ def search(
         for t in range(n_threads):
             for label, nxt, findings in sem.thread_successors(state, t):
                 moved = True
-                if nodes[label.node].kind == "maint" and not nodes[label.node].in_fault:
+                if nodes[label.node].candidate:
                     maintained.add(nodes[label.node].unit)
                 for finding in findings:
                     record(finding, state, label)

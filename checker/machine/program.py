@@ -108,6 +108,12 @@ class Node:
         return self.fault_of >= 0
 
     @property
+    def candidate(self) -> bool:
+        """Maintenance the redundancy analysis may drop: the protocol's, not a page
+        fault's (the arch's)."""
+        return self.kind == "maint" and self.fault_of < 0
+
+    @property
     def unit(self) -> tuple[Span, ...]:
         """What the redundancy analysis can drop this step's maintenance as part of: the
         protocol statement, each nested call or hook on the way, the micro-operation itself

@@ -96,7 +96,7 @@ def _hooks(r: TraceRenderer, trace: Trace) -> list[str]:
             continue
         node = r.nodes[step.label.node]
         hooks = [name for name in node.via if name.startswith("on ")]
-        if hooks and node.kind == "maint" and not node.in_fault:  # _faults says those
+        if hooks and node.candidate:  # a fault's hook steps: _faults says those
             seen.setdefault((node.origin, hooks[0]), []).append(number)
     out = []
     for (origin, hook), steps in seen.items():

@@ -144,7 +144,7 @@ class _Search:
     def run(self) -> SearchOutcome:
         m, add, found = self.m, self.add, self.found
         nodes = m.nodes
-        is_maint = [n.kind == "maint" for n in nodes]
+        is_maint = [n.candidate for n in nodes]
         states = self.states
         n_threads = m.n_threads
         started = time.monotonic()
@@ -236,7 +236,7 @@ class _Search:
         pcs = self.maintained_pcs
         if self.threads is not None:  # what one thread of a class runs, each of them can
             pcs = {image for pc in pcs for image in self.threads.image_pcs(pc)}
-        maintained = frozenset(nodes[pc].unit for pc in pcs if not nodes[pc].in_fault)
+        maintained = frozenset(nodes[pc].unit for pc in pcs if nodes[pc].candidate)
         return SearchOutcome(witnesses, len(self.states), complete, reason, maintained)
 
     # -- witnesses -------------------------------------------------------------------------

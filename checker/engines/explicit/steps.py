@@ -126,7 +126,9 @@ class Steps:
         kinds = self._live(w, reg)
         handle = w[self.REG + reg] - 1
         alias = self._handle_alias[handle]
-        if w[self.HST + handle] != UNFAULTED:  # no page-table entry, no TLB entry
+        # No page-table entry, no TLB entry (a flush by address through an unfaulted
+        # mapping; an access has faulted it in already). No status read without one.
+        if not self.has_unfaulted or w[self.HST + handle] != UNFAULTED:
             w[self.TLB + alias] = 1
         return alias, self.alias_colour(w, alias), kinds
 

@@ -82,7 +82,7 @@ def search_z3(
         return SearchOutcome(witnesses, unrolled.bound, True)
     by_unit: dict = {}
     for pc, steps in unrolled.ran.items():
-        if not nodes[pc].in_fault:  # a page fault's maintenance is the arch's (program.py)
+        if nodes[pc].candidate:  # not a page fault's maintenance: the arch's (program.py)
             by_unit.setdefault(nodes[pc].unit, []).extend(steps)
     for unit, steps in sorted(by_unit.items()):
         answer = queries.ask(z3.Or(steps))
